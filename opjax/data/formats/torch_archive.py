@@ -1,0 +1,155 @@
+"""Read PyTorch ``torch.save`` archives as numpy arrays, without PyTorch and without
+executing pickled code.
+
+A ``torch.save`` file is a zip archive ``<prefix>/data.pkl`` (a pickle of the saved object)
+plus one raw little-endian buffer per tensor storage, ``<prefix>/data/<key>``. The pickle
+refers to storages through persistent ids ``("storage", StorageType, key, location, numel)``
+and rebuilds tensors with ``torch._utils._rebuild_tensor_v2(storage, offset, size, stride,
+...)``.
+
+The unpickler here resolves only those few names (tensor rebuilds, storage types,
+``collections.OrderedDict``) and plain containers; any other global in the pickle is refused
+with :class:`UnsafePickleError` before anything is called. Strides and offsets are checked
+against the storage size, so a corrupt file raises instead of reading out of bounds.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import os
+import pickle
+import zipfile
+from typing import Any
+
+import ml_dtypes
+import numpy as np
+
+from opjax.data.errors import DataFormatError
+
+_STORAGE_DTYPES = {
+    "FloatStorage": np.float32,
+    "DoubleStorage": np.float64,
+    "HalfStorage": np.float16,
+    "BFloat16Storage": ml_dtypes.bfloat16,
+    "LongStorage": np.int64,
+    "IntStorage": np.int32,
+    "ShortStorage": np.int16,
+    "CharStorage": np.int8,
+    "ByteStorage": np.uint8,
+    "BoolStorage": np.bool_,
+    "ComplexFloatStorage": np.complex64,
+    "ComplexDoubleStorage": np.complex128,
+}
+
+
+class UnsafePickleError(DataFormatError):
+    """The pickle names a global this reader will not resolve."""
+
+
+class _StorageType:
+    def __init__(self, name: str):
+        self.name = name
+        self.dtype = np.dtype(_STORAGE_DTYPES[name])
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+    """``torch._utils._rebuild_tensor_v2`` for numpy: a strided view, copied out."""
+    size, stride = tuple(size), tuple(stride)
+    if len(size) != len(stride) or any(s < 0 for s in size) or any(s < 0 for s in stride):
+        raise DataFormatError(f"tensor with size {size} and stride {stride} is malformed")
+    if 0 in size:
+        return np.zeros(size, storage.dtype)
+    last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
+    if storage_offset < 0 or last >= storage.size:
+        raise DataFormatError(
+            f"tensor of size {size}, stride {stride}, offset {storage_offset} reads past its "
+            f"storage of {storage.size} elements"
+        )
+    view = np.lib.stride_tricks.as_strided(
+        storage[storage_offset:],
+        shape=size,
+        strides=tuple(s * storage.itemsize for s in stride),
+        writeable=False,
+    )
+    return np.array(view)
+
+
+def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
+    return data
+
+
+_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
+    ("collections", "OrderedDict"): collections.OrderedDict,
+    **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
+}
+
+
+class _ArchiveUnpickler(pickle.Unpickler):
+    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, path: str):
+        super().__init__(io.BytesIO(data))
+        self._archive = archive
+        self._prefix = prefix
+        self._path = path
+        order = f"{prefix}/byteorder"
+        names = archive.namelist()
+        self._byteorder = archive.read(order).decode().strip() if order in names else "little"
+        if self._byteorder not in ("little", "big"):
+            raise DataFormatError(f"{path}: unknown byteorder {self._byteorder!r}")
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise UnsafePickleError(
+                f"{self._path}: the pickle asks for {module}.{name}, which is not a tensor "
+                "or a plain container; refusing to load it"
+            ) from None
+
+    def persistent_load(self, pid):
+        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+            raise DataFormatError(f"{self._path}: unsupported persistent id {pid!r}")
+        _, storage_type, key, _location, numel = pid
+        if not isinstance(storage_type, _StorageType):
+            raise DataFormatError(f"{self._path}: unsupported storage type {storage_type!r}")
+        entry = f"{self._prefix}/data/{key}"
+        try:
+            raw = self._archive.read(entry)
+        except KeyError:
+            raise DataFormatError(f"{self._path}: storage {entry!r} is missing") from None
+        dtype = storage_type.dtype.newbyteorder("<" if self._byteorder == "little" else ">")
+        if len(raw) < numel * dtype.itemsize:
+            raise DataFormatError(
+                f"{self._path}: storage {entry!r} holds {len(raw)} bytes, "
+                f"expected {numel * dtype.itemsize}"
+            )
+        return np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
+
+
+def load_torch_archive(path: str | os.PathLike) -> Any:
+    """Load a ``torch.save`` zip archive; tensors become numpy arrays.
+
+    Raises:
+        DataFormatError: the file is missing, not a torch zip archive, or corrupt.
+        UnsafePickleError: the pickle refers to anything but tensors and containers.
+    """
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DataFormatError(f"{path}: no such file")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+            if len(pickles) != 1:
+                raise DataFormatError(
+                    f"{path}: not a torch.save archive (expected one '<name>/data.pkl', "
+                    f"found {len(pickles)})"
+                )
+            prefix = pickles[0][: -len("/data.pkl")]
+            unpickler = _ArchiveUnpickler(archive.read(pickles[0]), archive, prefix, path)
+            return unpickler.load()
+    except DataFormatError:
+        raise
+    except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:
+        raise DataFormatError(f"{path}: corrupt or truncated torch archive ({err})") from err

@@ -1,0 +1,23 @@
+"""Neural operator models: ``flax.linen`` modules registered by name.
+
+Every model is called as ``model.apply(params, x, t=None, train=False)`` with channels-last
+fields ``x [batch, *space, in_channels]``.
+"""
+
+from opjax.models.fno import FNO
+from opjax.models.registry import (
+    build_model,
+    hparam_names,
+    model_hparams,
+    register,
+    registered_models,
+)
+
+__all__ = [
+    "FNO",
+    "build_model",
+    "hparam_names",
+    "model_hparams",
+    "register",
+    "registered_models",
+]

@@ -1,0 +1,72 @@
+"""Pointwise (1x1) layers acting on the channel axis of channels-last fields.
+
+Initialisation follows PyTorch's ``Conv1d``/``Linear`` defaults, which neuraloperator's
+models use: kernel and bias uniform in ``[-1/sqrt(fan_in), 1/sqrt(fan_in)]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+
+def torch_uniform(fan_in: int) -> Callable:
+    """Initializer ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))``."""
+    bound = 1.0 / math.sqrt(fan_in)
+
+    def init(key, shape, dtype=jnp.float32):
+        return jax.random.uniform(key, shape, dtype, -bound, bound)
+
+    return init
+
+
+def broadcast_channels(v: jax.Array, ndim: int) -> jax.Array:
+    """Reshape a per-channel vector ``[c]`` to ``[1, ..., 1, c]`` of rank ``ndim``."""
+    return v.reshape((1,) * (ndim - 1) + (-1,))
+
+
+class PointwiseLinear(nn.Module):
+    """``[..., in] -> [..., features]``: ``y = x W + b`` at every grid point."""
+
+    features: int
+    use_bias: bool = True
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        fan_in = x.shape[-1]
+        kernel = self.param("kernel", torch_uniform(fan_in), (fan_in, self.features))
+        y = jnp.einsum("...i,io->...o", x, kernel.astype(x.dtype))
+        if self.use_bias:
+            bias = self.param("bias", torch_uniform(fan_in), (self.features,))
+            y = y + broadcast_channels(bias.astype(y.dtype), y.ndim)
+        return y
+
+
+class ChannelMLP(nn.Module):
+    """Two pointwise linear layers with a nonlinearity between them.
+
+    ``[..., in] -> [..., hidden_channels] -> [..., out_channels]``; the output is linear.
+    """
+
+    hidden_channels: int
+    out_channels: int
+    activation: Callable[[jax.Array], jax.Array] = nn.gelu
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        x = PointwiseLinear(self.hidden_channels, name="fc0")(x)
+        x = self.activation(x)
+        return PointwiseLinear(self.out_channels, name="fc1")(x)
+
+
+class SoftGating(nn.Module):
+    """Per-channel scaling ``y = w * x`` with ``w`` initialised to one."""
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        weight = self.param("weight", nn.initializers.ones, (x.shape[-1],))
+        return x * broadcast_channels(weight.astype(x.dtype), x.ndim)

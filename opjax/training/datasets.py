@@ -1,0 +1,56 @@
+"""Load the train and test splits a recipe names, and fit the normalisers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from opjax.data.formats import READERS
+from opjax.data.normalizers import Normalizers, UnitGaussianNormalizer
+from opjax.data.sample import Sample
+from opjax.training.recipe import RecipeError
+
+
+@dataclasses.dataclass
+class Splits:
+    train: Sample
+    tests: dict[str, Sample]
+
+
+def read_split(data_cfg: dict, path: str, n_samples: int = 0) -> Sample:
+    """Read one file with the recipe's format and keys (the first ``n_samples``; 0: all)."""
+    fmt = data_cfg["format"]
+    if fmt not in READERS:
+        raise RecipeError(f"data.format = {fmt!r}; expected one of {sorted(READERS)}")
+    return READERS[fmt](
+        path,
+        x_key=data_cfg["x_key"],
+        y_key=data_cfg["y_key"],
+        n_samples=n_samples or None,
+    )
+
+
+def load_splits(data_cfg: dict) -> Splits:
+    if not data_cfg["train"]:
+        raise RecipeError("data.train is not set: name the training file")
+    if not data_cfg["test"]:
+        raise RecipeError("data.test is empty: name at least one test file")
+    train = read_split(data_cfg, data_cfg["train"], data_cfg["n_train"])
+    tests = {
+        name: read_split(data_cfg, path, data_cfg["n_test"])
+        for name, path in data_cfg["test"].items()
+    }
+    channels = (train["x"].shape[-1], train["y"].shape[-1])
+    for name, test in tests.items():
+        if (test["x"].shape[-1], test["y"].shape[-1]) != channels:
+            raise RecipeError(
+                f"test set {name!r} has {test['x'].shape[-1]} input and {test['y'].shape[-1]} "
+                f"output channels; the training set has {channels[0]} and {channels[1]}"
+            )
+    return Splits(train, tests)
+
+
+def fit_normalizers(data_cfg: dict, train: Sample) -> Normalizers:
+    return Normalizers(
+        x=UnitGaussianNormalizer.fit(train["x"]) if data_cfg["normalize_x"] else None,
+        y=UnitGaussianNormalizer.fit(train["y"]) if data_cfg["normalize_y"] else None,
+    )

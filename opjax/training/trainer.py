@@ -1,0 +1,238 @@
+"""The training loop: one jitted, donated, data-parallel step; evaluation, checkpoints,
+metrics and resumption.
+
+``train(recipe)`` creates the run directory (see :mod:`opjax.training.run_dir`), trains for
+``train.epochs`` epochs, evaluates every ``train.eval_every`` epochs on each test set, and
+checkpoints every ``train.checkpoint_every`` epochs. ``train(recipe, resume=True)``
+continues from the latest complete checkpoint: the epoch order depends only on the seed
+and the epoch, and the random key of a step only on the seed and the step, so a resumed
+run ends with the same parameters and metrics as one never interrupted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from opjax import __version__
+from opjax.data.batching import epoch_batches
+from opjax.data.normalizers import Normalizers
+from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.models.registry import build_model, hparam_names, model_hparams
+from opjax.training import run_dir as rd
+from opjax.training.checkpoints import RunCheckpoints
+from opjax.training.datasets import fit_normalizers, load_splits
+from opjax.training.objectives import one_step_objective, per_sample_loss
+from opjax.training.optimizers import learning_rate_schedule, make_optimizer
+from opjax.training.recipe import RecipeError, dump_toml
+from opjax.training.sharding import batch_sharding, check_batch_size, data_mesh, replicated
+
+log = logging.getLogger("opjax.train")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training produced a NaN or infinite loss; the run stopped at the named step."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+    run_dir: str
+    epochs_done: int
+    final_metrics: dict[str, dict[str, float]]
+    params: dict
+
+
+def _model_hparams(recipe: dict, in_channels: int, out_channels: int) -> dict:
+    """The recipe's hparams with channel counts taken from the data, checked against it."""
+    name = recipe["model"]["name"]
+    hparams = dict(recipe["model"]["hparams"])
+    for key, found in (("in_channels", in_channels), ("out_channels", out_channels)):
+        if key not in hparam_names(name):
+            continue
+        given = hparams.setdefault(key, found)
+        if given != found:
+            raise RecipeError(
+                f"model.hparams.{key} = {given}, but the data has {found} "
+                f"{'input' if key == 'in_channels' else 'output'} channels"
+            )
+    return hparams
+
+
+def model_card(recipe: dict, model, normalizers: Normalizers, splits) -> dict:
+    train = splits.train
+    return {
+        "model": recipe["model"]["name"],
+        "hparams": model_hparams(model),
+        "normalizers": normalizers.to_dict(),
+        "data": {
+            "format": recipe["data"]["format"],
+            "x_key": recipe["data"]["x_key"],
+            "y_key": recipe["data"]["y_key"],
+            "train_shape": {k: list(v.shape[1:]) for k, v in train.items()},
+            "tests": {name: list(s["x"].shape[1:-1]) for name, s in splits.tests.items()},
+        },
+        "loss": recipe["train"]["loss"],
+        "h1_periodic": recipe["train"]["h1_periodic"],
+        "opjax_version": __version__,
+    }
+
+
+def _selection_key(recipe: dict, test_names) -> str:
+    return f"{next(iter(test_names))}/{recipe['train']['loss']}"
+
+
+def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> TrainResult:
+    """Train the model a resolved recipe describes; see the module docstring."""
+    run_path = Path(recipe["run_dir"])
+    if not resume and (run_path / rd.CONFIG).exists():
+        raise FileExistsError(
+            f"{run_path} already holds a run; continue it with --resume {run_path} "
+            "or choose another run_dir"
+        )
+    tcfg = recipe["train"]
+    mesh = data_mesh()
+    check_batch_size(tcfg["batch_size"], mesh)
+    check_batch_size(tcfg["eval_batch_size"], mesh, "train.eval_batch_size")
+
+    splits = load_splits(recipe["data"])
+    if resume and (run_path / rd.MODEL_CARD).exists():
+        normalizers = Normalizers.from_dict(rd.read_model_card(run_path)["normalizers"])
+    else:
+        normalizers = fit_normalizers(recipe["data"], splits.train)
+    train_x, train_y = splits.train["x"], splits.train["y"]
+    hparams = _model_hparams(recipe, train_x.shape[-1], train_y.shape[-1])
+    model = build_model(recipe["model"]["name"], hparams)
+
+    run_path.mkdir(parents=True, exist_ok=True)
+    rd.atomic_write(run_path / rd.CONFIG, dump_toml(recipe))
+    rd.write_model_card(run_path, model_card(recipe, model, normalizers, splits))
+
+    n_train = len(train_x)
+    steps_per_epoch = math.ceil(n_train / tcfg["batch_size"])
+    schedule = learning_rate_schedule(recipe["optimizer"], steps_per_epoch, tcfg["epochs"])
+    optimizer = make_optimizer(recipe["optimizer"], schedule)
+    key = jax.random.PRNGKey(recipe["seed"])
+    init_key, step_key = jax.random.split(key)
+    params = model.init(init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype))
+    state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.int32(0)}
+    state = jax.device_put(state, replicated(mesh))
+
+    checkpoints = RunCheckpoints(str(run_path / rd.CHECKPOINTS))
+    start_epoch, best = 0, {"value": math.inf, "epoch": -1}
+    if resume and checkpoints.latest_step() is not None:
+        state, meta = checkpoints.restore("latest", state)
+        start_epoch, best = meta["epoch"] + 1, meta["best"]
+        rd.truncate_metrics(run_path, meta["epoch"])
+        log.info("resuming %s after epoch %d (step %d)", run_path, meta["epoch"], meta["step"])
+    elif resume:
+        rd.truncate_metrics(run_path, -1)
+        log.info("no complete checkpoint in %s; starting from the beginning", run_path)
+
+    # The (normalised) training set lives on the devices, whole.
+    data = jax.device_put(
+        {"x": normalizers.encode_input(train_x), "y": normalizers.encode_target(train_y)},
+        replicated(mesh),
+    )
+    objective = one_step_objective(model, per_sample_loss(tcfg["loss"], tcfg["h1_periodic"]))
+    train_step = _make_train_step(objective, optimizer, step_key, mesh)
+    error_fn = make_error_fn(model, normalizers, tcfg["h1_periodic"])
+    selection = _selection_key(recipe, splits.tests)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=tcfg["epochs"] * steps_per_epoch, initial=start_epoch * steps_per_epoch,
+                   unit="step", dynamic_ncols=True)
+    last_eval: dict = {}
+    try:
+        for epoch in range(start_epoch, tcfg["epochs"]):
+            indices, weights = epoch_batches(
+                n_train, tcfg["batch_size"], epoch=epoch, seed=recipe["seed"],
+                shuffle=tcfg["shuffle"],
+            )
+            start, total_loss, seen = time.perf_counter(), 0.0, 0.0
+            lr = float(schedule(epoch * steps_per_epoch))
+            for idx, w in zip(indices, weights):
+                step = int(state["step"])
+                state, loss = train_step(state, data, idx, w)
+                loss = float(loss)
+                if not math.isfinite(loss):
+                    raise NonFiniteLossError(
+                        f"non-finite training loss ({loss}) at step {step} (epoch {epoch}); "
+                        f"training stopped. The last good checkpoint is step "
+                        f"{checkpoints.latest_step()} in {checkpoints.directory}/latest"
+                    )
+                total_loss += loss * float(w.sum())
+                seen += float(w.sum())
+                if bar is not None:
+                    rate = seen / max(time.perf_counter() - start, 1e-9)
+                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", samples_per_s=f"{rate:.0f}")
+                    bar.update(1)
+            seconds = time.perf_counter() - start
+            record = {
+                "epoch": epoch,
+                "step": int(state["step"]),
+                "lr": lr,
+                "train_loss": total_loss / n_train,
+                "time_s": seconds,
+                "samples_per_s": n_train / seconds,
+            }
+            last_epoch = epoch == tcfg["epochs"] - 1
+            if (epoch + 1) % tcfg["eval_every"] == 0 or last_epoch:
+                last_eval = {
+                    name: summarize(per_sample_errors(
+                        error_fn, state["params"], test, tcfg["eval_batch_size"],
+                        batch_sharding(mesh))[0])
+                    for name, test in splits.tests.items()
+                }
+                for name, values in last_eval.items():
+                    for metric, value in values.items():
+                        record[f"test/{name}/{metric}"] = value
+                log.info("epoch %d: train %s %.4f, %s", epoch, tcfg["loss"], record["train_loss"],
+                         ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k.startswith("test/")))
+            rd.append_metrics(run_path, record)
+            if (epoch + 1) % tcfg["checkpoint_every"] == 0 or last_epoch:
+                meta = {"epoch": epoch, "step": int(state["step"])}
+                value = record.get(f"test/{selection}")
+                if value is not None and value < best["value"]:
+                    best = {"value": value, "epoch": epoch}
+                    checkpoints.save("best", meta["step"], state, {**meta, "best": best})
+                checkpoints.save("latest", meta["step"], state, {**meta, "best": best})
+    finally:
+        if bar is not None:
+            bar.close()
+        checkpoints.close()
+    return TrainResult(str(run_path), tcfg["epochs"], last_eval, jax.device_get(state["params"]))
+
+
+def _make_train_step(objective, optimizer, step_key, mesh):
+    """One jitted update ``(state, data, idx, weight) -> (state, loss)``; ``state`` is donated."""
+    shard = batch_sharding(mesh)
+
+    def step(state, data, idx, weight):
+        batch = {"x": data["x"][idx], "y": data["y"][idx], "weight": weight}
+        batch = jax.lax.with_sharding_constraint(batch, shard)
+        rng = jax.random.fold_in(step_key, state["step"])
+        (loss, _), grads = jax.value_and_grad(objective, has_aux=True)(
+            state["params"], batch, rng
+        )
+        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss
+
+    rep = replicated(mesh)
+    return jax.jit(
+        step,
+        in_shardings=(rep, rep, shard, shard),
+        out_shardings=(rep, rep),
+        donate_argnums=(0,),
+    )
+
