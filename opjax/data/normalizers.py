@@ -73,5 +73,8 @@ class Normalizers:
 
     @classmethod
     def from_dict(cls, d: dict) -> Normalizers:
-        parts = {k: (None if d.get(k) is None else UnitGaussianNormalizer.from_dict(d[k])) for k in ("x", "y")}
+        parts = {
+            k: (None if d.get(k) is None else UnitGaussianNormalizer.from_dict(d[k]))
+            for k in ("x", "y")
+        }
         return cls(**parts)

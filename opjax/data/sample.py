@@ -37,9 +37,7 @@ def validate_sample(sample: Sample, *, source: str = "sample") -> Sample:
     n = len(sample["x"])
     for key, value in sample.items():
         if len(value) != n:
-            raise DataFormatError(
-                f"{source}: {key!r} has {len(value)} samples but 'x' has {n}"
-            )
+            raise DataFormatError(f"{source}: {key!r} has {len(value)} samples but 'x' has {n}")
         if np.issubdtype(value.dtype, np.floating) and not np.all(np.isfinite(value)):
             raise DataFormatError(f"{source}: {key!r} contains NaN or infinite values")
     space = sample["x"].shape[1:-1]
@@ -47,7 +45,6 @@ def validate_sample(sample: Sample, *, source: str = "sample") -> Sample:
     # A trajectory target carries a leading time axis: [batch, time, *space, channels].
     if y_space != space and y_space[1:] != space:
         raise DataFormatError(
-            f"{source}: 'x' {sample['x'].shape} and 'y' {sample['y'].shape} are on "
-            "different grids"
+            f"{source}: 'x' {sample['x'].shape} and 'y' {sample['y'].shape} are on different grids"
         )
     return sample

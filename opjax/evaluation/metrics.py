@@ -3,8 +3,8 @@
 neuraloperator's definitions (``neuralop.losses.LpLoss`` and ``H1Loss``, relative form):
 for each sample ``b`` and channel ``c``, with ``e = pred - true``,
 
-    relative Lp:  ||e||_p / (||true||_p + eps)          ||u||_p = (sum_x |u(x)|^p)^(1/p)
-    relative H1:  ||e||_H1 / (||true||_H1 + eps)        ||u||_H1^2 = sum_x u^2 + sum_d sum_x (D_d u)^2
+    relative Lp:  ||e||_p / (||true||_p + eps),     ||u||_p = (sum_x |u(x)|^p)^(1/p)
+    relative H1:  ||e||_H1 / (||true||_H1 + eps),   ||u||_H1^2 = sum_x u^2 + sum_d sum_x (D_d u)^2
 
 with ``eps = 1e-8`` and ``D_d`` the finite difference along spatial axis ``d`` with spacing
 ``h_d = 1 / n_d`` (the domain is ``[0, 1)^d``): central ``(u_{i+1} - u_{i-1}) / (2 h)``,

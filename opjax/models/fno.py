@@ -112,7 +112,10 @@ class FNO(nn.Module):
                 f"FNO expects in_channels={self.in_channels} on the last axis; got shape "
                 f"{x.shape} with {x.shape[-1]} channels"
             )
-        for kind, field in ((self.fno_skip, "fno_skip"), (self.channel_mlp_skip, "channel_mlp_skip")):
+        for kind, field in (
+            (self.fno_skip, "fno_skip"),
+            (self.channel_mlp_skip, "channel_mlp_skip"),
+        ):
             if kind not in SKIP_TYPES:
                 raise ValueError(f"{field}={kind!r}; expected one of {SKIP_TYPES}")
 
@@ -145,7 +148,9 @@ class FNO(nn.Module):
             if not last:
                 h = exact_gelu(h)
             if self.use_channel_mlp:
-                mlp = ChannelMLP(mlp_width, self.hidden_channels, exact_gelu, name=f"channel_mlp_{i}")
+                mlp = ChannelMLP(
+                    mlp_width, self.hidden_channels, exact_gelu, name=f"channel_mlp_{i}"
+                )
                 y = mlp(h)
                 if mlp_skip is not None:
                     y = y + mlp_skip(x)

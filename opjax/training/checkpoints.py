@@ -20,7 +20,7 @@ import orbax.checkpoint as ocp
 def _manager(directory: str, max_to_keep: int, read_only: bool = False) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
         max_to_keep=max_to_keep,
-        enable_async_checkpointing=False,
+        enable_async_checkpointing=True,
         cleanup_tmp_directories=not read_only,
         create=not read_only,
         read_only=read_only,
@@ -42,13 +42,22 @@ class RunCheckpoints:
         return self._managers[which].latest_step()
 
     def save(self, which: str, step: int, state: Any, meta: dict) -> None:
-        """Save ``state`` as ``step``; a step already present is kept as it is."""
+        """Save ``state`` as ``step``; a step already present is kept as it is.
+
+        The arrays are copied to host memory before this returns (so the caller may donate
+        them to the next step); the files are written in the background and committed
+        atomically. :meth:`wait` blocks until every save is on disk.
+        """
         manager = self._managers[which]
+        manager.wait_until_finished()
         if step in manager.all_steps():
             return
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         manager.save(step, args=args)
-        manager.wait_until_finished()
+
+    def wait(self) -> None:
+        for manager in self._managers.values():
+            manager.wait_until_finished()
 
     def restore(self, which: str, template: Any, step: int | None = None) -> tuple[Any, dict]:
         """Restore onto the structure, dtypes and shardings of ``template``."""
@@ -63,6 +72,24 @@ class RunCheckpoints:
         restored = manager.restore(step, args=args)
         return restored["state"], dict(restored["meta"])
 
+    def restore_params(self, which: str, template: Any, step: int | None = None) -> Any:
+        """Restore only ``state["params"]`` onto the structure of ``template``."""
+        manager = self._managers[which]
+        step = manager.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no complete {which!r} checkpoint in {self.directory}")
+        abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
+        target = {"params": abstract}
+        restore = ocp.args.PyTreeRestore(
+            target,
+            restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+            partial_restore=True,
+        )
+        restored = manager.restore(step, args=ocp.args.Composite(state=restore))
+        return restored["state"]["params"]
+
     def close(self) -> None:
+        """Finish pending saves and release the managers."""
         for manager in self._managers.values():
+            manager.wait_until_finished()
             manager.close()

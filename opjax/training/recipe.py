@@ -27,8 +27,12 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 from typing import Any
 
 DEFAULTS: dict[str, Any] = {
@@ -117,18 +121,21 @@ def _merge(base: dict, update: dict, prefix: tuple = ()) -> None:
                 raise RecipeError(f"recipe key {'.'.join(path)!r} must be a table")
             _merge(default, value, path)
             continue
-        if isinstance(default, bool) != isinstance(value, bool) or (
-            isinstance(default, (int, float)) and not isinstance(value, (int, float))
-        ) or (isinstance(default, str) and not isinstance(value, str)):
+        if (
+            isinstance(default, bool) != isinstance(value, bool)
+            or (isinstance(default, (int, float)) and not isinstance(value, (int, float)))
+            or (isinstance(default, str) and not isinstance(value, str))
+        ):
             raise RecipeError(
-                f"recipe key {'.'.join(path)!r} must be {type(default).__name__}, "
-                f"got {value!r}"
+                f"recipe key {'.'.join(path)!r} must be {type(default).__name__}, got {value!r}"
             )
         if isinstance(default, float) and isinstance(value, int):
             value = float(value)
         allowed = CHOICES.get(path)
         if allowed and value not in allowed:
-            raise RecipeError(f"recipe key {'.'.join(path)!r} is {value!r}; expected one of {allowed}")
+            raise RecipeError(
+                f"recipe key {'.'.join(path)!r} is {value!r}; expected one of {allowed}"
+            )
         base[key] = value
 
 

@@ -16,8 +16,12 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 CONFIG = "config.toml"
 MODEL_CARD = "model.json"

@@ -120,7 +120,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     optimizer = make_optimizer(recipe["optimizer"], schedule)
     key = jax.random.PRNGKey(recipe["seed"])
     init_key, step_key = jax.random.split(key)
-    params = model.init(init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype))
+    params = jax.jit(model.init)(init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype))
     state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.int32(0)}
     state = jax.device_put(state, replicated(mesh))
 
@@ -149,13 +149,20 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=tcfg["epochs"] * steps_per_epoch, initial=start_epoch * steps_per_epoch,
-                   unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=tcfg["epochs"] * steps_per_epoch,
+            initial=start_epoch * steps_per_epoch,
+            unit="step",
+            dynamic_ncols=True,
+        )
     last_eval: dict = {}
     try:
         for epoch in range(start_epoch, tcfg["epochs"]):
             indices, weights = epoch_batches(
-                n_train, tcfg["batch_size"], epoch=epoch, seed=recipe["seed"],
+                n_train,
+                tcfg["batch_size"],
+                epoch=epoch,
+                seed=recipe["seed"],
                 shuffle=tcfg["shuffle"],
             )
             start, total_loss, seen = time.perf_counter(), 0.0, 0.0
@@ -188,16 +195,27 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             last_epoch = epoch == tcfg["epochs"] - 1
             if (epoch + 1) % tcfg["eval_every"] == 0 or last_epoch:
                 last_eval = {
-                    name: summarize(per_sample_errors(
-                        error_fn, state["params"], test, tcfg["eval_batch_size"],
-                        batch_sharding(mesh))[0])
+                    name: summarize(
+                        per_sample_errors(
+                            error_fn,
+                            state["params"],
+                            test,
+                            tcfg["eval_batch_size"],
+                            batch_sharding(mesh),
+                        )[0]
+                    )
                     for name, test in splits.tests.items()
                 }
                 for name, values in last_eval.items():
                     for metric, value in values.items():
                         record[f"test/{name}/{metric}"] = value
-                log.info("epoch %d: train %s %.4f, %s", epoch, tcfg["loss"], record["train_loss"],
-                         ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k.startswith("test/")))
+                log.info(
+                    "epoch %d: train %s %.4f, %s",
+                    epoch,
+                    tcfg["loss"],
+                    record["train_loss"],
+                    ", ".join(f"{k} {v:.4f}" for k, v in record.items() if k.startswith("test/")),
+                )
             rd.append_metrics(run_path, record)
             if (epoch + 1) % tcfg["checkpoint_every"] == 0 or last_epoch:
                 meta = {"epoch": epoch, "step": int(state["step"])}
@@ -221,9 +239,7 @@ def _make_train_step(objective, optimizer, step_key, mesh):
         batch = {"x": data["x"][idx], "y": data["y"][idx], "weight": weight}
         batch = jax.lax.with_sharding_constraint(batch, shard)
         rng = jax.random.fold_in(step_key, state["step"])
-        (loss, _), grads = jax.value_and_grad(objective, has_aux=True)(
-            state["params"], batch, rng
-        )
+        (loss, _), grads = jax.value_and_grad(objective, has_aux=True)(state["params"], batch, rng)
         updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
         params = optax.apply_updates(state["params"], updates)
         return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss
@@ -235,4 +251,3 @@ def _make_train_step(objective, optimizer, step_key, mesh):
         out_shardings=(rep, rep),
         donate_argnums=(0,),
     )
-

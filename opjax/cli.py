@@ -1,0 +1,118 @@
+"""The ``opjax`` command line.
+
+opjax train RECIPE.toml [--set key=value ...]    train; writes a run directory
+opjax train --resume RUN_DIR                     continue an interrupted run
+opjax evaluate RUN_DIR [--data [NAME=]FILE ...]  errors, tables and plots of a run
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from opjax.data.errors import DataFormatError
+
+log = logging.getLogger("opjax")
+
+USER_ERRORS = (DataFormatError, FileNotFoundError, FileExistsError, KeyError, ValueError)
+
+
+def _train(args) -> int:
+    from opjax.evaluation.report import evaluate_run
+    from opjax.training import load_recipe, train
+    from opjax.training import run_dir as rd
+
+    if args.resume:
+        if args.recipe or args.set:
+            raise ValueError(
+                "--resume continues a run as it was configured; give no recipe or --set"
+            )
+        recipe = load_recipe(os.path.join(args.resume, rd.CONFIG))
+        recipe["run_dir"] = args.resume
+    else:
+        if args.recipe is None:
+            raise ValueError(
+                "opjax train needs a recipe (e.g. train/fno_darcy16.toml) or --resume RUN_DIR"
+            )
+        recipe = load_recipe(args.recipe, args.set)
+    result = train(recipe, resume=bool(args.resume), progress=not args.quiet)
+    results = evaluate_run(result.run_dir)
+    _print_results(result.run_dir, results)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from opjax.evaluation.report import evaluate_run
+
+    files = None
+    if args.data:
+        files = {}
+        for item in args.data:
+            name, _, path = item.rpartition("=")
+            files[name or os.path.splitext(os.path.basename(path))[0]] = path
+    results = evaluate_run(args.run_dir, files, checkpoint=args.checkpoint)
+    _print_results(args.run_dir, results)
+    return 0
+
+
+def _print_results(run_dir: str, results: dict) -> None:
+    from opjax.evaluation.report import markdown_table
+
+    print(markdown_table(results), end="")
+    print(f"report written to {os.path.join(run_dir, 'report')}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opjax", description="Neural operators in JAX.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    train = verbs.add_parser("train", help="train a model from a recipe")
+    train.add_argument("recipe", nargs="?", help="a training recipe (TOML)")
+    train.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key, e.g. --set optimizer.lr=1e-3",
+    )
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
+
+    evaluate = verbs.add_parser("evaluate", help="evaluate a run on test files")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument(
+        "--data",
+        action="append",
+        metavar="[NAME=]FILE",
+        help="a test file (repeatable); default: the recipe's test sets",
+    )
+    evaluate.add_argument("--checkpoint", choices=("latest", "best"), default="latest")
+    evaluate.set_defaults(func=_evaluate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    logging.getLogger("absl").setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except USER_ERRORS as err:
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"opjax: error: {message}", file=sys.stderr)
+        return 2
+    except FloatingPointError as err:
+        print(f"opjax: error: {err}", file=sys.stderr)
+        return 3
+
+
+if __name__ == "__main__":
+    sys.exit(main())

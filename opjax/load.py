@@ -1,0 +1,56 @@
+"""``opjax.load(run_dir)``: a trained model, its parameters and its normalisers."""
+
+from __future__ import annotations
+
+import os
+from typing import NamedTuple
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax.sharding import SingleDeviceSharding
+
+from opjax.data.normalizers import Normalizers
+from opjax.models.registry import build_model
+from opjax.training import run_dir as rd
+from opjax.training.checkpoints import RunCheckpoints
+
+
+class LoadedRun(NamedTuple):
+    """What a run directory holds for inference: ``model.apply(params, x)`` maps normalised
+    inputs to normalised outputs; ``normalizer`` converts both ways; ``card`` is model.json."""
+
+    model: nn.Module
+    params: dict
+    normalizer: Normalizers
+    card: dict
+
+    def predict(self, x: jax.Array) -> jax.Array:
+        """Physical-unit prediction for physical-unit input ``x [batch, *space, in]``."""
+        out = self.model.apply(self.params, self.normalizer.encode_input(jnp.asarray(x)))
+        return self.normalizer.decode_output(out)
+
+
+def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
+    """Rebuild the model of ``run_dir`` from its card and restore a checkpoint.
+
+    Args:
+        run_dir: a run directory written by ``opjax train``.
+        checkpoint: ``"latest"`` (the last epoch saved) or ``"best"``.
+    """
+    if checkpoint not in ("latest", "best"):
+        raise ValueError(f"checkpoint={checkpoint!r}; expected 'latest' or 'best'")
+    card = rd.read_model_card(run_dir)
+    model = build_model(card["model"], card["hparams"])
+    shape = card["data"]["train_shape"]["x"]
+    device = SingleDeviceSharding(jax.local_devices()[0])
+    template = jax.tree.map(
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
+        jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *shape))),
+    )
+    checkpoints = RunCheckpoints(os.path.join(run_dir, rd.CHECKPOINTS), read_only=True)
+    try:
+        params = checkpoints.restore_params(checkpoint, template)
+    finally:
+        checkpoints.close()
+    return LoadedRun(model, params, Normalizers.from_dict(card["normalizers"]), card)
