@@ -28,19 +28,25 @@ def evaluate_run(
 
     Args:
         run_dir: a run directory.
-        data: test files by name; default: the recipe's ``data.test``.
+        data: test files by name (every sample); default: the recipe's ``data.test``
+            (its first ``data.n_test`` samples, as evaluated during training).
         checkpoint: ``"latest"`` or ``"best"``.
     """
     run = load(run_dir, checkpoint)
     config = rd.read_config(run_dir)
     data_cfg = config["data"]
     files = data or data_cfg["test"]
+    n_samples = None if data else (data_cfg.get("n_test") or None)
     error_fn = make_error_fn(run.model, run.normalizer, run.card.get("h1_periodic", True))
     report_dir = os.path.join(run_dir, rd.REPORT)
     results = {}
     for name, path in files.items():
         sample = read_dataset(
-            data_cfg["format"], path, x_key=data_cfg["x_key"], y_key=data_cfg["y_key"]
+            data_cfg["format"],
+            path,
+            x_key=data_cfg["x_key"],
+            y_key=data_cfg["y_key"],
+            n_samples=n_samples,
         )
         errors, preds = per_sample_errors(
             error_fn, run.params, sample, batch_size, keep_predictions=n_plot

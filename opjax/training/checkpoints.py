@@ -19,7 +19,8 @@ import orbax.checkpoint as ocp
 
 def _manager(directory: str, max_to_keep: int, read_only: bool = False) -> ocp.CheckpointManager:
     options = ocp.CheckpointManagerOptions(
-        max_to_keep=max_to_keep,
+        max_to_keep=None if read_only else max_to_keep,
+        save_interval_steps=0 if read_only else 1,
         enable_async_checkpointing=True,
         cleanup_tmp_directories=not read_only,
         create=not read_only,

@@ -1,0 +1,41 @@
+"""Shared test configuration: strict JAX, paths to the shared benchmark files, tiny recipes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jax
+import pytest
+
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures"
+NEURALOP_DATA = Path(os.environ.get("OPJAX_SHARED", REPO.parent / "shared")) / "data" / "neuralop"
+
+
+@pytest.fixture(scope="session")
+def neuralop_data() -> Path:
+    if not (NEURALOP_DATA / "darcy_train_16.pt").exists():
+        raise FileNotFoundError(
+            f"the shared benchmark files are missing at {NEURALOP_DATA}; set OPJAX_SHARED"
+        )
+    return NEURALOP_DATA
+
+
+def tiny_darcy_overrides(data: Path, run_dir: Path, epochs: int = 3) -> list[str]:
+    """``--set`` overrides that shrink the Darcy recipe to a seconds-long run."""
+    test16, test32 = data / "darcy_test_16.pt", data / "darcy_test_32.pt"
+    return [
+        f"run_dir={run_dir}",
+        f"data.train={data / 'darcy_train_16.pt'}",
+        f'data.test={{ "16" = "{test16}", "32" = "{test32}" }}',
+        "data.n_train=128",
+        "data.n_test=8",
+        "model.hparams={ n_modes = [4, 4], hidden_channels = 8, n_layers = 2 }",
+        f"train.epochs={epochs}",
+        "train.batch_size=16",
+        "train.eval_batch_size=8",
+        "optimizer.cosine_t_max=0",
+    ]
