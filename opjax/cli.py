@@ -13,6 +13,7 @@ import os
 import sys
 
 from opjax.data.errors import DataFormatError
+from opjax.host_memory import retain_freed_memory
 
 log = logging.getLogger("opjax")
 
@@ -103,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         datefmt="%H:%M:%S",
     )
     logging.getLogger("absl").setLevel(logging.WARNING)
+    retain_freed_memory()
     try:
         return args.func(args)
     except USER_ERRORS as err:

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 from jax.sharding import SingleDeviceSharding
 
 from opjax.data.normalizers import Normalizers
+from opjax.evaluation.evaluate import make_predict
 from opjax.models.registry import build_model
 from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
@@ -27,8 +28,7 @@ class LoadedRun(NamedTuple):
 
     def predict(self, x: jax.Array) -> jax.Array:
         """Physical-unit prediction for physical-unit input ``x [batch, *space, in]``."""
-        out = self.model.apply(self.params, self.normalizer.encode_input(jnp.asarray(x)))
-        return self.normalizer.decode_output(out)
+        return make_predict(self.model, self.normalizer)(self.params, jnp.asarray(x))
 
 
 def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:

@@ -12,19 +12,18 @@ are per channel, so one normaliser serves every resolution.
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 
-@dataclasses.dataclass(frozen=True)
+@struct.dataclass
 class UnitGaussianNormalizer:
     """Per-channel affine normalisation; ``mean`` and ``std`` have shape ``[channels]``."""
 
     mean: np.ndarray
     std: np.ndarray
-    eps: float = 1e-7
+    eps: float = struct.field(pytree_node=False, default=1e-7)
 
     @classmethod
     def fit(cls, data: np.ndarray, eps: float = 1e-7) -> UnitGaussianNormalizer:
@@ -45,16 +44,21 @@ class UnitGaussianNormalizer:
         return v * scale + mean
 
     def to_dict(self) -> dict:
-        return {"mean": self.mean.tolist(), "std": self.std.tolist(), "eps": self.eps}
+        return {
+            "mean": np.asarray(self.mean).tolist(),
+            "std": np.asarray(self.std).tolist(),
+            "eps": self.eps,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> UnitGaussianNormalizer:
         return cls(np.asarray(d["mean"], np.float32), np.asarray(d["std"], np.float32), d["eps"])
 
 
-@dataclasses.dataclass(frozen=True)
+@struct.dataclass
 class Normalizers:
-    """The input and target normalisers of a model (either may be absent)."""
+    """The input and target normalisers of a model (either may be absent); a pytree, so it
+    can be passed to jitted functions as an argument."""
 
     x: UnitGaussianNormalizer | None = None
     y: UnitGaussianNormalizer | None = None

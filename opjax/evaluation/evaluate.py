@@ -6,6 +6,7 @@ are measured in physical units against the raw target (as neuraloperator evaluat
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import flax.linen as nn
@@ -18,23 +19,32 @@ from opjax.data.normalizers import Normalizers
 from opjax.evaluation.metrics import relative_h1, relative_lp
 
 
-def make_predict(model: nn.Module, normalizers: Normalizers) -> Callable:
-    """``predict(params, x) -> y`` in physical units, jitted."""
+@functools.partial(jax.jit, static_argnames=("model",))
+def _predict(model: nn.Module, params, normalizers: Normalizers, x):
+    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x)))
 
-    @jax.jit
+
+@functools.partial(jax.jit, static_argnames=("model", "h1_periodic"))
+def _errors(model: nn.Module, params, normalizers: Normalizers, x, y, h1_periodic: bool):
+    pred = _predict(model, params, normalizers, x)
+    return pred, {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
+
+
+def make_predict(model: nn.Module, normalizers: Normalizers) -> Callable:
+    """``predict(params, x) -> y`` in physical units, jitted (compiled once per model and
+    input shape, shared by every caller)."""
+
     def predict(params, x):
-        return normalizers.decode_output(model.apply(params, normalizers.encode_input(x)))
+        return _predict(model, params, normalizers, x)
 
     return predict
 
 
 def make_error_fn(model: nn.Module, normalizers: Normalizers, h1_periodic: bool = True):
-    """``errors(params, x, y) -> (pred, {"l2": [b], "h1": [b]})``, jitted."""
+    """``errors(params, x, y) -> (pred, {"l2": [b], "h1": [b]})``, jitted likewise."""
 
-    @jax.jit
     def errors(params, x, y):
-        pred = normalizers.decode_output(model.apply(params, normalizers.encode_input(x)))
-        return pred, {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
+        return _errors(model, params, normalizers, x, y, h1_periodic)
 
     return errors
 

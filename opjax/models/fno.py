@@ -33,6 +33,7 @@ from opjax.models.layers import (
     SoftGating,
     SpectralConv,
     append_grid,
+    gelu,
     pad,
     pad_widths,
     unpad,
@@ -40,10 +41,6 @@ from opjax.models.layers import (
 from opjax.models.registry import register
 
 SKIP_TYPES = ("linear", "soft-gating", "identity", "none")
-
-
-def exact_gelu(x: jax.Array) -> jax.Array:
-    return nn.gelu(x, approximate=False)
 
 
 def _skip(kind: str, channels: int, name: str):
@@ -123,7 +120,7 @@ class FNO(nn.Module):
             x = append_grid(x)
         lifting_width = int(self.lifting_channel_ratio * self.hidden_channels)
         if lifting_width:
-            x = ChannelMLP(lifting_width, self.hidden_channels, exact_gelu, name="lifting")(x)
+            x = ChannelMLP(lifting_width, self.hidden_channels, gelu, name="lifting")(x)
         else:
             x = PointwiseLinear(self.hidden_channels, name="lifting")(x)
 
@@ -146,18 +143,16 @@ class FNO(nn.Module):
             if fno_skip is not None:
                 h = h + fno_skip(x)
             if not last:
-                h = exact_gelu(h)
+                h = gelu(h)
             if self.use_channel_mlp:
-                mlp = ChannelMLP(
-                    mlp_width, self.hidden_channels, exact_gelu, name=f"channel_mlp_{i}"
-                )
+                mlp = ChannelMLP(mlp_width, self.hidden_channels, gelu, name=f"channel_mlp_{i}")
                 y = mlp(h)
                 if mlp_skip is not None:
                     y = y + mlp_skip(x)
                 h = y
-            x = exact_gelu(h) if not last else h
+            x = gelu(h) if not last else h
 
         if any(widths):
             x = unpad(x, widths)
         projection_width = int(self.projection_channel_ratio * self.hidden_channels)
-        return ChannelMLP(projection_width, self.out_channels, exact_gelu, name="projection")(x)
+        return ChannelMLP(projection_width, self.out_channels, gelu, name="projection")(x)

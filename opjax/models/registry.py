@@ -54,7 +54,8 @@ def build_model(name: str, hparams: dict[str, Any]) -> nn.Module:
             hint = difflib.get_close_matches(key, valid, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
             raise KeyError(f"model {name!r} has no hyperparameter {key!r}{suggestion}")
-    return cls(**hparams)
+    # Lists (from JSON or TOML) become tuples, so that the module is hashable.
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in hparams.items()})
 
 
 def model_hparams(model: nn.Module) -> dict[str, Any]:

@@ -19,12 +19,14 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from opjax import __version__
 from opjax.data.batching import epoch_batches
 from opjax.data.normalizers import Normalizers
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.host_memory import retain_freed_memory
 from opjax.models.registry import build_model, hparam_names, model_hparams
 from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
@@ -96,6 +98,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             f"{run_path} already holds a run; continue it with --resume {run_path} "
             "or choose another run_dir"
         )
+    retain_freed_memory()
     tcfg = recipe["train"]
     mesh = data_mesh()
     check_batch_size(tcfg["batch_size"], mesh)
@@ -150,9 +153,10 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         from tqdm.auto import tqdm
 
         bar = tqdm(
-            total=tcfg["epochs"] * steps_per_epoch,
-            initial=start_epoch * steps_per_epoch,
-            unit="step",
+            total=tcfg["epochs"] * n_train,
+            initial=start_epoch * n_train,
+            unit="sample",
+            unit_scale=True,
             dynamic_ncols=True,
         )
     last_eval: dict = {}
@@ -165,30 +169,23 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
                 seed=recipe["seed"],
                 shuffle=tcfg["shuffle"],
             )
-            start, total_loss, seen = time.perf_counter(), 0.0, 0.0
+            start = time.perf_counter()
             lr = float(schedule(epoch * steps_per_epoch))
-            for idx, w in zip(indices, weights):
-                step = int(state["step"])
-                state, loss = train_step(state, data, idx, w)
-                loss = float(loss)
-                if not math.isfinite(loss):
-                    raise NonFiniteLossError(
-                        f"non-finite training loss ({loss}) at step {step} (epoch {epoch}); "
-                        f"training stopped. The last good checkpoint is step "
-                        f"{checkpoints.latest_step()} in {checkpoints.directory}/latest"
-                    )
-                total_loss += loss * float(w.sum())
-                seen += float(w.sum())
-                if bar is not None:
-                    rate = seen / max(time.perf_counter() - start, 1e-9)
-                    bar.set_postfix(epoch=epoch, loss=f"{loss:.4f}", samples_per_s=f"{rate:.0f}")
-                    bar.update(1)
+            state, losses = _run_epoch(train_step, state, data, indices, weights, bar, epoch)
+            bad = np.flatnonzero(~np.isfinite(losses))
+            if bad.size:
+                raise NonFiniteLossError(
+                    f"non-finite training loss ({losses[bad[0]]}) at step "
+                    f"{epoch * steps_per_epoch + bad[0]} (epoch {epoch}); training stopped. "
+                    f"The last good checkpoint is step {checkpoints.latest_step()} in "
+                    f"{checkpoints.directory}/latest"
+                )
             seconds = time.perf_counter() - start
             record = {
                 "epoch": epoch,
                 "step": int(state["step"]),
                 "lr": lr,
-                "train_loss": total_loss / n_train,
+                "train_loss": float(np.sum(losses * weights.sum(axis=1)) / n_train),
                 "time_s": seconds,
                 "samples_per_s": n_train / seconds,
             }
@@ -229,6 +226,24 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             bar.close()
         checkpoints.close()
     return TrainResult(str(run_path), tcfg["epochs"], last_eval, jax.device_get(state["params"]))
+
+
+def _run_epoch(train_step, state, data, indices, weights, bar, epoch):
+    """Dispatch one epoch of steps without waiting on any of them; return the losses.
+
+    The progress bar shows the loss of a step a few steps back, which has finished by the
+    time it is read, so the host never stalls the device queue.
+    """
+    losses = []
+    lag = 4
+    for i, (idx, w) in enumerate(zip(indices, weights)):
+        state, loss = train_step(state, data, idx, w)
+        losses.append(loss)
+        if bar is not None:
+            bar.update(int(w.sum()))
+            if i >= lag and i % lag == 0:
+                bar.set_postfix(epoch=epoch, loss=f"{float(losses[i - lag]):.4f}")
+    return state, np.asarray(jax.device_get(losses), np.float64)
 
 
 def _make_train_step(objective, optimizer, step_key, mesh):

@@ -1,5 +1,6 @@
 """Building blocks shared by the model families."""
 
+from opjax.models.layers.activations import gelu
 from opjax.models.layers.domain_padding import pad, pad_widths, unpad
 from opjax.models.layers.grid_embedding import append_grid, grid_coordinates
 from opjax.models.layers.pointwise import ChannelMLP, PointwiseLinear, SoftGating
@@ -7,6 +8,7 @@ from opjax.models.layers.spectral_conv import SpectralConv
 
 __all__ = [
     "ChannelMLP",
+    "gelu",
     "PointwiseLinear",
     "SoftGating",
     "SpectralConv",

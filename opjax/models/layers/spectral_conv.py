@@ -27,7 +27,9 @@ Two exact implementations of the same map:
 * ``"dft"``: a truncated DFT written as real matrix products against precomputed cos/sin
   tables (forward along each axis, per-mode channel mixing, inverse with the Hermitian
   weights of the real axis). When few modes are kept this is a handful of dense matmuls,
-  which XLA runs far faster on CPU than its FFT.
+  which XLA runs far faster on CPU than its FFT. On small grids (``prod(N) x`` kept modes
+  at most ``DENSE_DFT_LIMIT``) the whole multi-dimensional transform is one matrix
+  ``[prod(N), 2 x modes]``, and the complex channel mixing one real matmul per mode.
 
 ``"auto"`` picks ``"dft"`` when every axis keeps at most ``4 log2(N)`` frequencies.
 """
@@ -43,6 +45,7 @@ import jax.numpy as jnp
 import numpy as np
 
 SPECTRAL_METHODS = ("auto", "dft", "fft")
+DENSE_DFT_LIMIT = 1 << 16
 
 
 def kept_frequencies(n_modes: int, *, real_axis: bool) -> np.ndarray:
@@ -135,6 +138,8 @@ class SpectralConv(nn.Module):
 def _dft_conv(x, w_re, w_im, kept, grid):
     """Spectral convolution as truncated real DFTs (cos/sin matrix products)."""
     rank = len(grid)
+    if rank > 1 and math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
+        return _dense_dft_conv(x, w_re, w_im, kept, grid)
     dtype = x.dtype
     tables = []
     for freqs, n in zip(kept, grid):
@@ -189,3 +194,38 @@ def _fft_conv(x, w_re, w_im, kept, grid):
         index = (slice(None),) * (a + 1) + (np.mod(freqs, n),)
         out = jnp.zeros(shape, out.dtype).at[index].set(out)
     return jnp.fft.irfftn(out, s=grid, axes=axes, norm="forward")
+
+
+def _dense_dft_conv(x, w_re, w_im, kept, grid):
+    """Spectral convolution with the whole truncated DFT as one matrix over all grid points.
+
+    With ``theta[p, m] = 2 pi sum_d k_d(m) x_d(p) / N_d`` for grid point ``p`` and kept mode
+    ``m``, the forward transform is ``[cos, -sin] / prod(N)`` and the inverse
+    ``c_m [cos, -sin]^T`` with ``c_m`` the Hermitian weight of the last-axis frequency.
+    """
+    dtype = x.dtype
+    batch, channels = x.shape[0], x.shape[-1]
+    points = math.prod(grid)
+    coords = np.stack(np.meshgrid(*(np.arange(n) / n for n in grid), indexing="ij"), -1)
+    modes = np.stack(np.meshgrid(*kept, indexing="ij"), -1).reshape(-1, len(grid))
+    theta = 2.0 * np.pi * coords.reshape(points, -1) @ modes.T  # [P, M]
+    n_last = grid[-1]
+    last = modes[:, -1]
+    hermitian = np.where((last == 0) | (2 * last == n_last), 1.0, 2.0)
+    forward = np.concatenate([np.cos(theta), -np.sin(theta)], axis=1) / points  # [P, 2M]
+    inverse = np.concatenate([np.cos(theta) * hermitian, -np.sin(theta) * hermitian], axis=1)
+
+    n_modes = modes.shape[0]
+    z = jnp.einsum("bpc,pm->bmc", x.reshape(batch, points, channels), jnp.asarray(forward, dtype))
+    z = jnp.concatenate([z[:, :n_modes], z[:, n_modes:]], axis=-1)  # [B, M, 2C]: re | im
+    w_re = w_re.reshape(n_modes, channels, -1)
+    w_im = w_im.reshape(n_modes, channels, -1)
+    # [re, im] [[W_re, W_im], [-W_im, W_re]] = [re W_re - im W_im, re W_im + im W_re]
+    block = jnp.concatenate(
+        [jnp.concatenate([w_re, w_im], axis=-1), jnp.concatenate([-w_im, w_re], axis=-1)], axis=1
+    )  # [M, 2C, 2O]
+    y = jnp.einsum("bmc,mco->bmo", z, block)  # [B, M, 2O]
+    out_channels = w_re.shape[-1]
+    y = jnp.concatenate([y[..., :out_channels], y[..., out_channels:]], axis=1)  # [B, 2M, O]
+    out = jnp.einsum("bmo,pm->bpo", y, jnp.asarray(inverse, dtype))
+    return out.reshape(batch, *grid, out_channels)
