@@ -17,7 +17,8 @@ from opjax.host_memory import retain_freed_memory
 
 log = logging.getLogger("opjax")
 
-USER_ERRORS = (DataFormatError, FileNotFoundError, FileExistsError, KeyError, ValueError)
+# Bad input and environment problems (a missing file, a full disk) get one clear line.
+USER_ERRORS = (DataFormatError, OSError, KeyError, ValueError)
 
 
 def _train(args) -> int:

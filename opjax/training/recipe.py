@@ -8,7 +8,8 @@ directory stores as ``config.toml``.
 
 Sections:
 
-* top level: ``seed``, ``run_dir``;
+* top level: ``seed``, ``run_dir`` (default: ``runs/<recipe name>``, numbered ``-1``,
+  ``-2``, ... when that exists);
 * ``[model]``: ``name`` (a registered model) and ``[model.hparams]`` (its dataclass fields;
   ``in_channels`` and ``out_channels`` default to the data's);
 * ``[data]``: ``format``, ``train`` (file), ``n_train``, ``[data.test]`` (name -> file),
@@ -188,15 +189,22 @@ def load_recipe(path: str | os.PathLike | None = None, overrides: list[str] = ()
             raise RecipeError(f"{path}: invalid TOML ({err})") from err
         _resolve_paths(update, path.parent.resolve())
         _merge(recipe, update)
-        if not recipe["run_dir"]:
-            recipe["run_dir"] = str(Path("runs") / path.stem)
     for text in overrides:
         update = parse_override(text)
         _resolve_paths(update, Path.cwd())
         _merge(recipe, update)
     if not recipe["run_dir"]:
-        recipe["run_dir"] = "runs/default"
+        recipe["run_dir"] = _unused_run_dir(Path("runs") / (path.stem if path else "default"))
     return recipe
+
+
+def _unused_run_dir(base: Path) -> str:
+    """``base``, or ``base-1``, ``base-2``, ... : the first that does not exist yet."""
+    candidate, n = base, 0
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return str(candidate)
 
 
 def dump_toml(table: dict) -> str:

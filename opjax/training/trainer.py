@@ -147,6 +147,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     train_step = _make_train_step(objective, optimizer, step_key, mesh)
     error_fn = make_error_fn(model, normalizers, tcfg["h1_periodic"])
     selection = _selection_key(recipe, splits.tests)
+    eval_batch, sharding = tcfg["eval_batch_size"], batch_sharding(mesh)
 
     bar = None
     if progress:
@@ -177,8 +178,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
                 raise NonFiniteLossError(
                     f"non-finite training loss ({losses[bad[0]]}) at step "
                     f"{epoch * steps_per_epoch + bad[0]} (epoch {epoch}); training stopped. "
-                    f"The last good checkpoint is step {checkpoints.latest_step()} in "
-                    f"{checkpoints.directory}/latest"
+                    + _last_good(checkpoints)
                 )
             seconds = time.perf_counter() - start
             record = {
@@ -193,13 +193,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             if (epoch + 1) % tcfg["eval_every"] == 0 or last_epoch:
                 last_eval = {
                     name: summarize(
-                        per_sample_errors(
-                            error_fn,
-                            state["params"],
-                            test,
-                            tcfg["eval_batch_size"],
-                            batch_sharding(mesh),
-                        )[0]
+                        per_sample_errors(error_fn, state["params"], test, eval_batch, sharding)[0]
                     )
                     for name, test in splits.tests.items()
                 }
@@ -226,6 +220,13 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             bar.close()
         checkpoints.close()
     return TrainResult(str(run_path), tcfg["epochs"], last_eval, jax.device_get(state["params"]))
+
+
+def _last_good(checkpoints: RunCheckpoints) -> str:
+    step = checkpoints.latest_step()
+    if step is None:
+        return "No checkpoint had been saved yet."
+    return f"The last good checkpoint is step {step} in {checkpoints.directory}/latest"
 
 
 def _run_epoch(train_step, state, data, indices, weights, bar, epoch):

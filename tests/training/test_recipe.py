@@ -5,6 +5,7 @@ import pytest
 from opjax.training.recipe import RecipeError, dump_toml, load_recipe, parse_override
 
 REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "train" / "fno_darcy16.toml"
 
 
 def test_darcy_recipe_resolves_paths_relative_to_the_recipe():
@@ -12,7 +13,15 @@ def test_darcy_recipe_resolves_paths_relative_to_the_recipe():
     assert recipe["data"]["train"].endswith("shared/data/neuralop/darcy_train_16.pt")
     assert Path(recipe["data"]["train"]).is_absolute()
     assert recipe["optimizer"]["lr"] == 8e-3 and recipe["train"]["loss"] == "h1"
-    assert recipe["run_dir"] == "runs/fno_darcy16"
+    assert recipe["run_dir"].startswith("runs/fno_darcy16")
+
+
+def test_default_run_dir_never_reuses_an_existing_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe(RECIPE)["run_dir"] == "runs/fno_darcy16"
+    (tmp_path / "runs" / "fno_darcy16").mkdir(parents=True)
+    assert load_recipe(RECIPE)["run_dir"] == "runs/fno_darcy16-1"
+    assert load_recipe(RECIPE, ["run_dir=mine"])["run_dir"] == str(tmp_path / "mine")
 
 
 def test_overrides_parse_toml_values_and_nested_keys():
