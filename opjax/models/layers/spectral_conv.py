@@ -108,19 +108,20 @@ class SpectralConv(nn.Module):
             kept_frequencies(m, real_axis=(a == rank - 1)) for a, m in enumerate(self.n_modes)
         ]
         weight_shape = (*(len(f) for f in weight_freqs), in_channels, self.out_channels)
-        # neuraloperator's init: complex normal with std sqrt(2 / (in + out)).
-        std = math.sqrt(2.0 / (in_channels + self.out_channels)) / math.sqrt(2.0)
-        init = nn.initializers.normal(stddev=std)
+        # neuraloperator's init: complex weights normal with std sqrt(2 / (in + out)) (so
+        # std / sqrt(2) for each of the real and imaginary parts), bias likewise real.
+        std = math.sqrt(2.0 / (in_channels + self.out_channels))
+        init = nn.initializers.normal(stddev=std / math.sqrt(2.0))
         w_re = self.param("weight_re", init, weight_shape)
         w_im = self.param("weight_im", init, weight_shape)
 
         # Restrict the weights to the frequencies this grid represents.
         kept = []
         for a, (freqs, n) in enumerate(zip(weight_freqs, grid)):
-            mask = representable(freqs, n, real_axis=(a == rank - 1))
-            index = np.nonzero(mask)[0]
-            w_re = jnp.take(w_re, index, axis=a)
-            w_im = jnp.take(w_im, index, axis=a)
+            index = np.nonzero(representable(freqs, n, real_axis=(a == rank - 1)))[0]
+            if len(index) < len(freqs):
+                w_re = jnp.take(w_re, index, axis=a)
+                w_im = jnp.take(w_im, index, axis=a)
             kept.append(freqs[index])
 
         method = self.method
@@ -130,7 +131,7 @@ class SpectralConv(nn.Module):
         transform = _dft_conv if method == "dft" else _fft_conv
         y = transform(x, w_re.astype(x.dtype), w_im.astype(x.dtype), kept, grid)
         if self.use_bias:
-            b = self.param("bias", init, (self.out_channels,))
+            b = self.param("bias", nn.initializers.normal(stddev=std), (self.out_channels,))
             y = y + b.astype(y.dtype).reshape((1,) * (y.ndim - 1) + (-1,))
         return y
 

@@ -38,6 +38,7 @@ def _numpy_reference(x, w_re, w_im, bias, n_modes):
         ((2, 16, 12, 3), (6, 8)),
         ((1, 8, 10, 6, 2), (4, 4, 4)),
         ((2, 6, 3), (12,)),
+        ((1, 72, 64, 2), (6, 8)),  # large enough for the separable (not dense) DFT
     ],
 )
 def test_matches_independent_fft_reference(method, shape, n_modes):
