@@ -8,13 +8,13 @@ from typing import NamedTuple
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-from jax.sharding import SingleDeviceSharding
 
 from opjax.data.normalizers import Normalizers
 from opjax.evaluation.evaluate import make_predict
 from opjax.models.registry import build_model
 from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
+from opjax.training.sharding import data_mesh, replicated
 
 
 class LoadedRun(NamedTuple):
@@ -43,9 +43,11 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     card = rd.read_model_card(run_dir)
     model = build_model(card["model"], card["hparams"])
     shape = card["data"]["train_shape"]["x"]
-    device = SingleDeviceSharding(jax.local_devices()[0])
+    # Replicated over the data mesh, as the trainer holds them (so compiled evaluation
+    # functions are shared with a training run in the same process).
+    sharding = replicated(data_mesh())
     template = jax.tree.map(
-        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device),
+        lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
         jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *shape))),
     )
     checkpoints = RunCheckpoints(os.path.join(run_dir, rd.CHECKPOINTS), read_only=True)

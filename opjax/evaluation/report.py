@@ -15,6 +15,7 @@ from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summariz
 from opjax.evaluation.plots import plot_samples
 from opjax.load import load
 from opjax.training import run_dir as rd
+from opjax.training.sharding import batch_sharding, data_mesh
 
 
 def evaluate_run(
@@ -38,6 +39,8 @@ def evaluate_run(
     files = data or data_cfg["test"]
     n_samples = None if data else (data_cfg.get("n_test") or None)
     error_fn = make_error_fn(run.model, run.normalizer, run.card.get("h1_periodic", True))
+    mesh = data_mesh()
+    sharding = batch_sharding(mesh) if batch_size % mesh.devices.size == 0 else None
     report_dir = os.path.join(run_dir, rd.REPORT)
     results = {}
     for name, path in files.items():
@@ -49,7 +52,7 @@ def evaluate_run(
             n_samples=n_samples,
         )
         errors, preds = per_sample_errors(
-            error_fn, run.params, sample, batch_size, keep_predictions=n_plot
+            error_fn, run.params, sample, batch_size, sharding, keep_predictions=n_plot
         )
         results[name] = {
             **summarize(errors),
