@@ -1,10 +1,9 @@
 """Evaluation: benchmark metrics, per-sample errors, reports and plots."""
 
 from opjax.evaluation.evaluate import make_error_fn, make_predict, per_sample_errors, summarize
-from opjax.evaluation.metrics import METRICS, relative_h1, relative_lp
+from opjax.evaluation.metrics import relative_h1, relative_lp
 
 __all__ = [
-    "METRICS",
     "make_error_fn",
     "make_predict",
     "per_sample_errors",

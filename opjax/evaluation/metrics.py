@@ -74,6 +74,3 @@ def relative_h1(
         diff = diff + jnp.sum(finite_difference(err, axis, wrap) ** 2, axis=axes)
         norm = norm + jnp.sum(finite_difference(true, axis, wrap) ** 2, axis=axes)
     return jnp.sum(jnp.sqrt(diff) / (jnp.sqrt(norm) + EPS), axis=-1)
-
-
-METRICS = {"l2": relative_lp, "h1": relative_h1}

@@ -47,7 +47,7 @@ class RunCheckpoints:
 
         The arrays are copied to host memory before this returns (so the caller may donate
         them to the next step); the files are written in the background and committed
-        atomically. :meth:`wait` blocks until every save is on disk.
+        atomically. :meth:`close` blocks until every save is on disk.
         """
         manager = self._managers[which]
         manager.wait_until_finished()
@@ -56,29 +56,25 @@ class RunCheckpoints:
         args = ocp.args.Composite(state=ocp.args.StandardSave(state), meta=ocp.args.JsonSave(meta))
         manager.save(step, args=args)
 
-    def wait(self) -> None:
-        for manager in self._managers.values():
-            manager.wait_until_finished()
+    def _step(self, which: str, step: int | None) -> int:
+        step = self._managers[which].latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no complete {which!r} checkpoint in {self.directory}")
+        return step
 
     def restore(self, which: str, template: Any, step: int | None = None) -> tuple[Any, dict]:
         """Restore onto the structure, dtypes and shardings of ``template``."""
-        manager = self._managers[which]
-        step = manager.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"no complete {which!r} checkpoint in {self.directory}")
+        step = self._step(which, step)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         args = ocp.args.Composite(
             state=ocp.args.StandardRestore(abstract), meta=ocp.args.JsonRestore()
         )
-        restored = manager.restore(step, args=args)
+        restored = self._managers[which].restore(step, args=args)
         return restored["state"], dict(restored["meta"])
 
     def restore_params(self, which: str, template: Any, step: int | None = None) -> Any:
         """Restore only ``state["params"]`` onto the structure of ``template``."""
-        manager = self._managers[which]
-        step = manager.latest_step() if step is None else step
-        if step is None:
-            raise FileNotFoundError(f"no complete {which!r} checkpoint in {self.directory}")
+        step = self._step(which, step)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
         target = {"params": abstract}
         restore = ocp.args.PyTreeRestore(
@@ -86,7 +82,7 @@ class RunCheckpoints:
             restore_args=ocp.checkpoint_utils.construct_restore_args(target),
             partial_restore=True,
         )
-        restored = manager.restore(step, args=ocp.args.Composite(state=restore))
+        restored = self._managers[which].restore(step, args=ocp.args.Composite(state=restore))
         return restored["state"]["params"]
 
     def close(self) -> None:

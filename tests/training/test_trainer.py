@@ -180,6 +180,8 @@ def test_bad_input_errors_name_the_culprit(neuralop_data, tmp_path):
         RecipeError, match="model.hparams.in_channels = 3, but the data has 1 input"
     ):
         train(_recipe(neuralop_data, tmp_path / "a", "model.hparams.in_channels=3"))
+    with pytest.raises(DataFormatError, match="unknown data format 'mat' .recipe key data.format"):
+        train(_recipe(neuralop_data, tmp_path / "c", 'data.format="mat"'))
     with pytest.raises(DataFormatError, match="missing.pt: no such file"):
         train(_recipe(neuralop_data, tmp_path / "b", f"data.train={tmp_path / 'missing.pt'}"))
     with pytest.raises(ValueError, match="train.batch_size = 16 is not divisible by the 3"):

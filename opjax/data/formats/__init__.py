@@ -10,7 +10,10 @@ READERS = {"neuralop_pt": read_neuralop_pt}
 def read_dataset(fmt: str, path: str, **options):
     """Read ``path`` with the reader of format ``fmt`` (a key of ``READERS``)."""
     if fmt not in READERS:
-        raise DataFormatError(f"{path}: unknown data format {fmt!r}; known: {sorted(READERS)}")
+        raise DataFormatError(
+            f"{path}: unknown data format {fmt!r} (recipe key data.format); "
+            f"known: {sorted(READERS)}"
+        )
     return READERS[fmt](path, **options)
 
 
