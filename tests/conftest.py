@@ -35,6 +35,7 @@ def tiny_darcy_overrides(data: Path, run_dir: Path, epochs: int = 3) -> list[str
         "data.n_test=8",
         "model.hparams={ n_modes = [4, 4], hidden_channels = 8, n_layers = 2 }",
         f"train.epochs={epochs}",
+        "train.checkpoint_every=1",
         "train.batch_size=16",
         "train.eval_batch_size=8",
         "optimizer.cosine_t_max=0",

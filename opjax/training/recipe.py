@@ -15,7 +15,8 @@ Sections:
 * ``[data]``: ``format``, ``train`` (file), ``n_train``, ``[data.test]`` (name -> file),
   ``n_test``, ``normalize_x``, ``normalize_y``, ``x_key``, ``y_key``;
 * ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"`` or
-  ``"h1"``), ``h1_periodic``, ``shuffle``, ``eval_every``, ``checkpoint_every``;
+  ``"h1"``), ``h1_periodic``, ``shuffle``, ``eval_every``, ``checkpoint_every`` (epochs;
+  the last epoch is always checkpointed, and ``best`` is chosen among checkpointed epochs);
 * ``[optimizer]``: AdamW's ``lr``, ``weight_decay``, ``b1``, ``b2``, ``eps``,
   ``grad_clip``; ``schedule`` (``"constant"``, ``"cosine"``, ``"step"``),
   ``schedule_interval`` (``"epoch"`` steps the schedule once per epoch as PyTorch's
