@@ -1,4 +1,5 @@
-"""Differentiable PDE solvers: periodic grids, Fourier calculus and random inputs."""
+"""Differentiable PDE solvers: periodic grids, Fourier calculus, exponential-integrator
+weights and random inputs."""
 
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.initial_conditions import (
@@ -6,5 +7,12 @@ from opjax.solvers.initial_conditions import (
     random_fourier_series,
     threshold,
 )
+from opjax.solvers.phi_functions import phi_functions
 
-__all__ = ["PeriodicGrid", "gaussian_random_field", "random_fourier_series", "threshold"]
+__all__ = [
+    "PeriodicGrid",
+    "gaussian_random_field",
+    "phi_functions",
+    "random_fourier_series",
+    "threshold",
+]
