@@ -1,6 +1,7 @@
 """Differentiable PDE solvers: periodic grids, Fourier calculus, exponential-integrator
 weights and random inputs."""
 
+from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.initial_conditions import (
     gaussian_random_field,
@@ -10,7 +11,10 @@ from opjax.solvers.initial_conditions import (
 from opjax.solvers.phi_functions import phi_functions
 
 __all__ = [
+    "ETDRK",
     "PeriodicGrid",
+    "SemiLinearTerm",
+    "etdrk_weights",
     "gaussian_random_field",
     "phi_functions",
     "random_fourier_series",

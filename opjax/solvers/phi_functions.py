@@ -30,17 +30,19 @@ def _contour_mean(expression, z: np.ndarray, n_points: int, radius: float) -> np
     z = np.asarray(z, np.complex128)
     theta = 2.0 * np.pi * (np.arange(n_points) + 0.5) / n_points
     shifted = z[..., None] + radius * np.exp(1j * theta)
-    return expression(shifted).mean(axis=-1)
+    return expression(shifted, np.exp).mean(axis=-1)
 
 
+# Each takes ``z`` and the exponential to use (``numpy.exp`` here, ``jax.numpy.exp`` in
+# the traced solver), so that both evaluate the one definition.
 PHI_EXPRESSIONS = {
-    "exp_half": lambda z: np.exp(z / 2),
-    "phi1": lambda z: (np.exp(z) - 1) / z,
-    "phi1_half": lambda z: (np.exp(z / 2) - 1) / z,  # (1/2) phi_1(z/2)
-    "phi2": lambda z: (np.exp(z) - 1 - z) / z**2,
-    "f1": lambda z: (-4 - z + np.exp(z) * (4 - 3 * z + z**2)) / z**3,
-    "f2": lambda z: (2 + z + np.exp(z) * (z - 2)) / z**3,
-    "f3": lambda z: (-4 - 3 * z - z**2 + np.exp(z) * (4 - z)) / z**3,
+    "exp_half": lambda z, exp: exp(z / 2),
+    "phi1": lambda z, exp: (exp(z) - 1) / z,
+    "phi1_half": lambda z, exp: (exp(z / 2) - 1) / z,  # (1/2) phi_1(z/2)
+    "phi2": lambda z, exp: (exp(z) - 1 - z) / z**2,
+    "f1": lambda z, exp: (-4 - z + exp(z) * (4 - 3 * z + z**2)) / z**3,
+    "f2": lambda z, exp: (2 + z + exp(z) * (z - 2)) / z**3,
+    "f3": lambda z, exp: (-4 - 3 * z - z**2 + exp(z) * (4 - z)) / z**3,
 }
 
 
