@@ -1,6 +1,13 @@
 """Differentiable PDE solvers: periodic grids, Fourier calculus, exponential-integrator
 weights and random inputs."""
 
+from opjax.solvers.equations import (
+    Advection,
+    Burgers,
+    Diffusion,
+    KuramotoSivashinsky,
+    SemiLinearEquation,
+)
 from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.initial_conditions import (
@@ -9,9 +16,16 @@ from opjax.solvers.initial_conditions import (
     threshold,
 )
 from opjax.solvers.phi_functions import phi_functions
+from opjax.solvers.simulate import simulate
 
 __all__ = [
+    "Advection",
+    "Burgers",
+    "Diffusion",
     "ETDRK",
+    "KuramotoSivashinsky",
+    "SemiLinearEquation",
+    "simulate",
     "PeriodicGrid",
     "SemiLinearTerm",
     "etdrk_weights",

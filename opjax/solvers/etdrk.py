@@ -69,12 +69,27 @@ class SemiLinearTerm(diffrax.AbstractTerm):
     With a ``grid``, the state ``y`` diffrax sees is the real field ``[..., *grid.shape]``
     and ``y_hat = grid.rfft(y)``; without one, the state is itself spectral (a diagonal
     system). Its vector field makes it usable by every diffrax solver; :class:`ETDRK`
-    uses the split into ``linear`` and ``nonlinear``.
+    uses the split into ``linear`` and ``nonlinear``. A complex symbol is held as its
+    real and imaginary parts, since diffrax expects real arrays in its terms.
     """
 
-    linear: jax.Array
+    linear_parts: tuple
     nonlinear: Callable
     grid: PeriodicGrid | None = eqx.field(static=True, default=None)
+
+    def __init__(self, linear, nonlinear: Callable, grid: PeriodicGrid | None = None):
+        linear = jnp.asarray(linear)
+        self.linear_parts = (linear.real, linear.imag) if jnp.iscomplexobj(linear) else (linear,)
+        self.nonlinear = nonlinear
+        self.grid = grid
+
+    @property
+    def linear(self) -> jax.Array:
+        return (
+            self.linear_parts[0]
+            if len(self.linear_parts) == 1
+            else jax.lax.complex(*self.linear_parts)
+        )
 
     def to_spectral(self, y):
         return y if self.grid is None else self.grid.rfft(y)
@@ -115,7 +130,7 @@ class ETDRK(diffrax.AbstractSolver):
         return self.order_
 
     def init(self, terms, t0, t1, y0, args):
-        return etdrk_weights(_unwrap(terms).linear, self.dt, self.order_)
+        return _as_real_pairs(etdrk_weights(_unwrap(terms).linear, self.dt, self.order_))
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
         del made_jump
@@ -124,14 +139,23 @@ class ETDRK(diffrax.AbstractSolver):
         w = jax.lax.cond(
             jnp.abs(h - self.dt) <= 1e-6 * self.dt,
             lambda: solver_state,
-            lambda: etdrk_weights(term.linear, h, self.order_),
+            lambda: _as_real_pairs(etdrk_weights(term.linear, h, self.order_)),
         )
+        w = {
+            name: jax.lax.complex(*pair) if isinstance(pair, tuple) else pair
+            for name, pair in w.items()
+        }
         u1 = _STEPS[self.order_](term.nonlinear, w, t0, h, term.to_spectral(y0), args)
         y1 = term.to_physical(u1)
         return y1, None, {"y0": y0, "y1": y1}, solver_state, diffrax.RESULTS.successful
 
     def func(self, terms, t0, y0, args):
         return terms.vf(t0, y0, args)
+
+
+def _as_real_pairs(weights: dict) -> dict:
+    """Complex weights as (real, imaginary) pairs: diffrax keeps solver state real."""
+    return {name: (w.real, w.imag) if jnp.iscomplexobj(w) else w for name, w in weights.items()}
 
 
 def _unwrap(terms) -> SemiLinearTerm:

@@ -1,0 +1,46 @@
+"""The shape every pseudo-spectral equation shares.
+
+An equation on a periodic :class:`~opjax.solvers.grid.PeriodicGrid` is written in Fourier
+space as ``d u_hat / dt = L u_hat + N(t, u_hat)``: :meth:`linear_symbol` gives ``L`` (on
+the ``rfftn`` spectrum) and :meth:`nonlinear` gives ``N``. Equations are small immutable
+equinox modules, so their coefficients can be traced (and differentiated) while the grid
+stays static.
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+
+from opjax.solvers.etdrk import SemiLinearTerm
+from opjax.solvers.grid import PeriodicGrid
+
+
+class SemiLinearEquation(eqx.Module):
+    """Base class: subclasses define ``linear_symbol`` and, if nonlinear, ``nonlinear``.
+
+    The state is one real field ``[*grid.shape]``; :func:`opjax.solvers.simulate` vmaps
+    over batches. Wavenumbers are float64 when ``jax_enable_x64`` is on, else float32.
+    """
+
+    grid: PeriodicGrid = eqx.field(static=True)
+
+    def wavenumbers(self) -> list[jax.Array]:
+        return self.grid.wavenumbers(jnp.result_type(float))
+
+    def linear_symbol(self) -> jax.Array:
+        raise NotImplementedError
+
+    def nonlinear(self, t, u_hat: jax.Array, args=None) -> jax.Array:
+        """The nonlinear term in Fourier space (zero for a linear equation)."""
+        return jnp.zeros_like(u_hat)
+
+    def term(self) -> SemiLinearTerm:
+        """The diffrax term (state: the real field ``[..., *grid.shape]``)."""
+        return SemiLinearTerm(self.linear_symbol(), self.nonlinear, self.grid)
+
+    def dealiased_square(self, u_hat: jax.Array) -> jax.Array:
+        """``rfft(u^2)`` with the 2/3 rule applied to ``u`` first (no aliasing of ``u^2``)."""
+        u = self.grid.irfft(u_hat * jnp.asarray(self.grid.dealias_mask()))
+        return self.grid.rfft(u * u)

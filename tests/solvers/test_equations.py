@@ -1,0 +1,113 @@
+"""Equations through `simulate`: analytic solutions, conservation, an independent reference."""
+
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+from opjax.solvers import (
+    Advection,
+    Burgers,
+    Diffusion,
+    KuramotoSivashinsky,
+    PeriodicGrid,
+    random_fourier_series,
+    simulate,
+)
+
+
+@jax.enable_x64(True)
+def test_advection_is_an_exact_shift():
+    grid = PeriodicGrid((64,), 1.0)
+    x = np.arange(64) / 64
+
+    def profile(s):
+        return np.sin(2 * np.pi * s) + 0.5 * np.cos(2 * np.pi * 3 * s)
+
+    times = np.array([0.1, 0.35, 1.0])
+    traj = simulate(Advection(grid, (1.0,)), jnp.asarray(profile(x)), times, dt=0.05)
+    for t, u in zip(times, np.asarray(traj)):
+        np.testing.assert_allclose(u, profile(x - t), atol=1e-12)
+
+
+@jax.enable_x64(True)
+def test_diffusion_decays_each_mode_exactly_in_2d():
+    grid = PeriodicGrid((16, 24), (1.0, 2.0))
+    xy = np.asarray(grid.coordinates(jnp.float64))
+    kx, ky = 2 * np.pi * 2, 2 * np.pi * 3 / 2.0
+    u0 = np.sin(kx * xy[..., 0]) * np.cos(ky * xy[..., 1])
+    nu = 0.01
+    traj = simulate(Diffusion(grid, nu), jnp.asarray(u0), [0.5, 1.0], dt=0.1)
+    for t, u in zip([0.5, 1.0], np.asarray(traj)):
+        np.testing.assert_allclose(u, u0 * np.exp(-nu * (kx**2 + ky**2) * t), atol=1e-12)
+
+
+@jax.enable_x64(True)
+@pytest.mark.parametrize("equation", ["burgers", "ks"])
+def test_mean_is_conserved(equation):
+    grid = PeriodicGrid((128,), 2 * np.pi if equation == "burgers" else 64.0)
+    u0 = random_fourier_series(jax.random.PRNGKey(0), grid, dtype=jnp.float64) + 0.3
+    eq = Burgers(grid, 0.05) if equation == "burgers" else KuramotoSivashinsky(grid)
+    traj = np.asarray(simulate(eq, u0, np.linspace(0.5, 5.0, 10), dt=0.05))
+    np.testing.assert_allclose(traj.mean(axis=-1), float(jnp.mean(u0)), atol=1e-12)
+
+
+def _reference(linear, nonlinear_coefficient, n, u0, t1):
+    """The same spectral ODE integrated by scipy's DOP853 at tight tolerance (numpy FFTs)."""
+    k = 2 * np.pi * np.fft.rfftfreq(n, 1.0 / n) / LENGTH
+    keep = np.abs(np.fft.rfftfreq(n, 1.0 / n)) < n / 3
+
+    def rhs(t, y):
+        u_hat = y[: len(k)] + 1j * y[len(k) :]
+        u = np.fft.irfft(u_hat * keep, n)
+        d = linear(k) * u_hat + nonlinear_coefficient * 1j * k * np.fft.rfft(u * u)
+        return np.concatenate([d.real, d.imag])
+
+    u_hat0 = np.fft.rfft(u0)
+    y0 = np.concatenate([u_hat0.real, u_hat0.imag])
+    sol = solve_ivp(rhs, (0, t1), y0, method="DOP853", rtol=1e-12, atol=1e-12)
+    y = sol.y[:, -1]
+    return np.fft.irfft(y[: len(k)] + 1j * y[len(k) :], n)
+
+
+LENGTH = 64.0
+
+
+@jax.enable_x64(True)
+@pytest.mark.parametrize("equation", ["burgers", "ks"])
+def test_trajectories_match_an_independent_high_accuracy_reference(equation):
+    n = 128
+    grid = PeriodicGrid((n,), LENGTH)
+    u0 = random_fourier_series(jax.random.PRNGKey(1), grid, dtype=jnp.float64)
+    if equation == "ks":
+        eq, linear = KuramotoSivashinsky(grid), lambda k: k**2 - k**4
+    else:
+        eq, linear = Burgers(grid, 0.5), lambda k: -0.5 * k**2
+    ours = np.asarray(simulate(eq, u0, [2.0], dt=0.01))[-1]
+    reference = _reference(linear, -0.5, n, np.asarray(u0), 2.0)
+    np.testing.assert_allclose(ours, reference, atol=1e-7 * np.abs(reference).max())
+
+
+def test_vmap_over_a_batch_equals_a_loop():
+    grid = PeriodicGrid((64,), 32.0)
+    keys = jax.random.split(jax.random.PRNGKey(2), 3)
+    u0 = jnp.stack([random_fourier_series(k, grid) for k in keys])
+    eq = KuramotoSivashinsky(grid)
+    batched = simulate(eq, u0, [0.5, 1.0], dt=0.1)
+    assert batched.shape == (3, 2, 64)
+    for i in range(3):
+        np.testing.assert_allclose(batched[i], simulate(eq, u0[i], [0.5, 1.0], dt=0.1), atol=1e-6)
+
+
+def test_bad_arguments_are_clear_errors():
+    eq = Diffusion(PeriodicGrid((8,)), 0.1)
+    with pytest.raises(ValueError, match="does not end in the grid shape"):
+        simulate(eq, jnp.zeros(9), [1.0], dt=0.1)
+    with pytest.raises(ValueError, match="must increase"):
+        simulate(eq, jnp.zeros(8), [1.0, 0.5], dt=0.1)
+    with pytest.raises(ValueError, match="needs dt"):
+        simulate(eq, jnp.zeros(8), [1.0])
+    assert math.isclose(float(simulate(eq, jnp.ones(8), [1.0], dt=0.3)[0, 0]), 1.0, rel_tol=1e-6)
