@@ -3,8 +3,10 @@ weights and random inputs."""
 
 from opjax.solvers.equations import (
     Advection,
+    AllenCahn,
     Burgers,
     Diffusion,
+    KortewegDeVries,
     KuramotoSivashinsky,
     SemiLinearEquation,
 )
@@ -20,9 +22,11 @@ from opjax.solvers.simulate import simulate
 
 __all__ = [
     "Advection",
+    "AllenCahn",
     "Burgers",
     "Diffusion",
     "ETDRK",
+    "KortewegDeVries",
     "KuramotoSivashinsky",
     "SemiLinearEquation",
     "simulate",

@@ -10,8 +10,10 @@ from scipy.integrate import solve_ivp
 
 from opjax.solvers import (
     Advection,
+    AllenCahn,
     Burgers,
     Diffusion,
+    KortewegDeVries,
     KuramotoSivashinsky,
     PeriodicGrid,
     random_fourier_series,
@@ -111,3 +113,30 @@ def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="needs dt"):
         simulate(eq, jnp.zeros(8), [1.0])
     assert math.isclose(float(simulate(eq, jnp.ones(8), [1.0], dt=0.3)[0, 0]), 1.0, rel_tol=1e-6)
+
+
+@jax.enable_x64(True)
+def test_kdv_soliton_travels_unchanged():
+    length, n, c, x0 = 60.0, 384, 1.0, 26.0
+    grid = PeriodicGrid((n,), length)
+    x = np.arange(n) * length / n
+
+    def soliton(t):
+        return 0.5 * c / np.cosh(0.5 * np.sqrt(c) * (x - c * t - x0)) ** 2
+
+    traj = np.asarray(
+        simulate(KortewegDeVries(grid), jnp.asarray(soliton(0.0)), [1.0, 4.0], dt=0.005)
+    )
+    for t, u in zip([1.0, 4.0], traj):
+        np.testing.assert_allclose(u, soliton(t), atol=1e-6)
+
+
+@jax.enable_x64(True)
+def test_allen_cahn_uniform_state_follows_its_ode():
+    """u0 = a everywhere: u(t) = a e^t / sqrt(1 + a^2 (e^{2t} - 1))."""
+    grid = PeriodicGrid((32, 32), 2 * np.pi)
+    a, times = 0.2, np.array([0.5, 1.0, 3.0])
+    traj = np.asarray(simulate(AllenCahn(grid, 0.1), jnp.full((32, 32), a), times, dt=0.01))
+    exact = a * np.exp(times) / np.sqrt(1 + a**2 * (np.exp(2 * times) - 1))
+    np.testing.assert_allclose(traj.mean(axis=(1, 2)), exact, rtol=1e-9)
+    np.testing.assert_allclose(traj.std(axis=(1, 2)), 0.0, atol=1e-12)

@@ -1,9 +1,19 @@
 """One PDE per file; each is a :class:`SemiLinearEquation`."""
 
 from opjax.solvers.equations.advection import Advection
+from opjax.solvers.equations.allen_cahn import AllenCahn
 from opjax.solvers.equations.base import SemiLinearEquation
 from opjax.solvers.equations.burgers import Burgers
 from opjax.solvers.equations.diffusion import Diffusion
+from opjax.solvers.equations.korteweg_de_vries import KortewegDeVries
 from opjax.solvers.equations.kuramoto_sivashinsky import KuramotoSivashinsky
 
-__all__ = ["Advection", "Burgers", "Diffusion", "KuramotoSivashinsky", "SemiLinearEquation"]
+__all__ = [
+    "Advection",
+    "AllenCahn",
+    "Burgers",
+    "Diffusion",
+    "KortewegDeVries",
+    "KuramotoSivashinsky",
+    "SemiLinearEquation",
+]
