@@ -8,6 +8,7 @@ from opjax.solvers.equations import (
     Diffusion,
     KortewegDeVries,
     KuramotoSivashinsky,
+    NavierStokes2D,
     SemiLinearEquation,
 )
 from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
@@ -28,6 +29,7 @@ __all__ = [
     "ETDRK",
     "KortewegDeVries",
     "KuramotoSivashinsky",
+    "NavierStokes2D",
     "SemiLinearEquation",
     "simulate",
     "PeriodicGrid",

@@ -15,6 +15,7 @@ from opjax.solvers import (
     Diffusion,
     KortewegDeVries,
     KuramotoSivashinsky,
+    NavierStokes2D,
     PeriodicGrid,
     random_fourier_series,
     simulate,
@@ -140,3 +141,26 @@ def test_allen_cahn_uniform_state_follows_its_ode():
     exact = a * np.exp(times) / np.sqrt(1 + a**2 * (np.exp(2 * times) - 1))
     np.testing.assert_allclose(traj.mean(axis=(1, 2)), exact, rtol=1e-9)
     np.testing.assert_allclose(traj.std(axis=(1, 2)), 0.0, atol=1e-12)
+
+
+@jax.enable_x64(True)
+def test_taylor_green_vortex_decays_exactly():
+    grid = PeriodicGrid((32, 32), 2 * np.pi)
+    xy = np.asarray(grid.coordinates(jnp.float64))
+    w0 = 2 * np.sin(xy[..., 0]) * np.sin(xy[..., 1])
+    nu = 0.05
+    traj = np.asarray(simulate(NavierStokes2D(grid, nu), jnp.asarray(w0), [0.5, 2.0], dt=0.05))
+    for t, w in zip([0.5, 2.0], traj):
+        np.testing.assert_allclose(w, w0 * np.exp(-2 * nu * t), atol=1e-11)
+
+
+@jax.enable_x64(True)
+def test_kolmogorov_forcing_balances_viscosity_in_the_laminar_state():
+    """omega = -(A / (nu n)) cos(n y) is steady: forcing -n A cos(n y) equals nu n^2 omega."""
+    grid = PeriodicGrid((32, 32), 2 * np.pi)
+    nu, n, amplitude = 0.5, 4, 1.0
+    y = np.asarray(grid.coordinates(jnp.float64))[..., 1]
+    laminar = -(amplitude / (nu * n)) * np.cos(n * y)
+    eq = NavierStokes2D(grid, nu, forcing_amplitude=amplitude, forcing_wavenumber=n)
+    traj = np.asarray(simulate(eq, jnp.asarray(laminar), [1.0], dt=0.05))
+    np.testing.assert_allclose(traj[-1], laminar, atol=1e-11)

@@ -7,6 +7,7 @@ from opjax.solvers.equations.burgers import Burgers
 from opjax.solvers.equations.diffusion import Diffusion
 from opjax.solvers.equations.korteweg_de_vries import KortewegDeVries
 from opjax.solvers.equations.kuramoto_sivashinsky import KuramotoSivashinsky
+from opjax.solvers.equations.navier_stokes import NavierStokes2D
 
 __all__ = [
     "Advection",
@@ -15,5 +16,6 @@ __all__ = [
     "Diffusion",
     "KortewegDeVries",
     "KuramotoSivashinsky",
+    "NavierStokes2D",
     "SemiLinearEquation",
 ]
