@@ -3,6 +3,7 @@ weights and random inputs."""
 
 from opjax.solvers.equations import (
     Advection,
+    AdvectionDiffusion,
     AllenCahn,
     Burgers,
     Diffusion,
@@ -23,6 +24,7 @@ from opjax.solvers.simulate import simulate
 
 __all__ = [
     "Advection",
+    "AdvectionDiffusion",
     "AllenCahn",
     "Burgers",
     "Diffusion",

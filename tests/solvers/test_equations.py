@@ -10,6 +10,7 @@ from scipy.integrate import solve_ivp
 
 from opjax.solvers import (
     Advection,
+    AdvectionDiffusion,
     AllenCahn,
     Burgers,
     Diffusion,
@@ -164,3 +165,13 @@ def test_kolmogorov_forcing_balances_viscosity_in_the_laminar_state():
     eq = NavierStokes2D(grid, nu, forcing_amplitude=amplitude, forcing_wavenumber=n)
     traj = np.asarray(simulate(eq, jnp.asarray(laminar), [1.0], dt=0.05))
     np.testing.assert_allclose(traj[-1], laminar, atol=1e-11)
+
+
+@jax.enable_x64(True)
+def test_advection_diffusion_shifts_and_damps_each_mode():
+    grid = PeriodicGrid((64,), 1.0)
+    x = np.arange(64) / 64
+    c, nu, k = 0.7, 0.02, 2 * np.pi * 3
+    traj = simulate(AdvectionDiffusion(grid, (c,), nu), jnp.asarray(np.sin(k * x)), [0.4], dt=0.05)
+    expected = np.sin(k * (x - c * 0.4)) * np.exp(-nu * k**2 * 0.4)
+    np.testing.assert_allclose(np.asarray(traj)[-1], expected, atol=1e-12)

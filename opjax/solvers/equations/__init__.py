@@ -1,6 +1,7 @@
 """One PDE per file; each is a :class:`SemiLinearEquation`."""
 
 from opjax.solvers.equations.advection import Advection
+from opjax.solvers.equations.advection_diffusion import AdvectionDiffusion
 from opjax.solvers.equations.allen_cahn import AllenCahn
 from opjax.solvers.equations.base import SemiLinearEquation
 from opjax.solvers.equations.burgers import Burgers
@@ -11,6 +12,7 @@ from opjax.solvers.equations.navier_stokes import NavierStokes2D
 
 __all__ = [
     "Advection",
+    "AdvectionDiffusion",
     "AllenCahn",
     "Burgers",
     "Diffusion",
