@@ -8,9 +8,10 @@ Domain ``[0, L)^d``, periodic. A Fourier mode ``e^{i k x}`` becomes
 from __future__ import annotations
 
 import jax
-import jax.numpy as jnp
 
+from opjax.solvers.equations.advection import Advection
 from opjax.solvers.equations.base import SemiLinearEquation
+from opjax.solvers.equations.diffusion import Diffusion
 
 
 class AdvectionDiffusion(SemiLinearEquation):
@@ -20,7 +21,6 @@ class AdvectionDiffusion(SemiLinearEquation):
     viscosity: float | jax.Array
 
     def linear_symbol(self):
-        ks = self.wavenumbers()
-        velocity = jnp.broadcast_to(jnp.asarray(self.velocity, ks[0].dtype), (self.grid.rank,))
-        advection = -1j * sum(velocity[a] * ks[a] for a in range(self.grid.rank))
-        return advection + self.viscosity * self.grid.laplacian_symbol(ks[0].dtype)
+        advection = Advection(self.grid, self.velocity).linear_symbol()
+        diffusion = Diffusion(self.grid, self.viscosity).linear_symbol()
+        return advection + diffusion
