@@ -23,5 +23,5 @@ class AllenCahn(SemiLinearEquation):
         return 1.0 + self.epsilon**2 * self.grid.laplacian_symbol(jnp.result_type(float))
 
     def nonlinear(self, t, u_hat, args=None):
-        u = self.grid.irfft(u_hat * jnp.asarray(self.grid.dealias_mask()))
+        u = self.grid.irfft(self.dealias(u_hat))
         return -self.grid.rfft(u**3)

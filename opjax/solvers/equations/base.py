@@ -40,7 +40,11 @@ class SemiLinearEquation(eqx.Module):
         """The diffrax term (state: the real field ``[..., *grid.shape]``)."""
         return SemiLinearTerm(self.linear_symbol(), self.nonlinear, self.grid)
 
+    def dealias(self, u_hat: jax.Array) -> jax.Array:
+        """``u_hat`` with the modes outside the 2/3 rule set to zero."""
+        return u_hat * jnp.asarray(self.grid.dealias_mask())
+
     def dealiased_square(self, u_hat: jax.Array) -> jax.Array:
         """``rfft(u^2)`` with the 2/3 rule applied to ``u`` first (no aliasing of ``u^2``)."""
-        u = self.grid.irfft(u_hat * jnp.asarray(self.grid.dealias_mask()))
+        u = self.grid.irfft(self.dealias(u_hat))
         return self.grid.rfft(u * u)

@@ -38,12 +38,12 @@ class NavierStokes2D(SemiLinearEquation):
     def nonlinear(self, t, w_hat, args=None):
         kx, ky = self.wavenumbers()
         k2 = kx**2 + ky**2
+        w_hat = self.dealias(w_hat)
         psi_hat = w_hat / jnp.where(k2 == 0, 1.0, k2)
-        mask = jnp.asarray(self.grid.dealias_mask())
-        u = self.grid.irfft(1j * ky * psi_hat * mask)
-        v = self.grid.irfft(-1j * kx * psi_hat * mask)
-        w_x = self.grid.irfft(1j * kx * w_hat * mask)
-        w_y = self.grid.irfft(1j * ky * w_hat * mask)
+        u = self.grid.irfft(1j * ky * psi_hat)
+        v = self.grid.irfft(-1j * kx * psi_hat)
+        w_x = self.grid.irfft(1j * kx * w_hat)
+        w_y = self.grid.irfft(1j * ky * w_hat)
         out = -self.grid.rfft(u * w_x + v * w_y)
         if self.forcing_wavenumber:
             y = self.grid.coordinates(w_x.dtype)[..., 1]
