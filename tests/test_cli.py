@@ -45,5 +45,5 @@ def test_errors_are_one_clear_line(cli_run, tmp_path, capsys):
     assert "none.pt: no such file" in capsys.readouterr().err
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
-    assert main(["train"]) == 2
-    assert "needs a recipe" in capsys.readouterr().err
+    assert main(["train", "--resume", str(cli_run), RECIPE]) == 2
+    assert "give no recipe" in capsys.readouterr().err

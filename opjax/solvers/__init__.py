@@ -1,11 +1,12 @@
 """Differentiable PDE solvers: periodic grids, Fourier calculus, exponential-integrator
-weights and random inputs."""
+weights, a finite-difference Darcy solver and random inputs."""
 
 from opjax.solvers.equations import (
     Advection,
     AdvectionDiffusion,
     AllenCahn,
     Burgers,
+    Darcy2D,
     Diffusion,
     KortewegDeVries,
     KuramotoSivashinsky,
@@ -15,7 +16,9 @@ from opjax.solvers.equations import (
 from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.initial_conditions import (
+    cosine_random_field,
     gaussian_random_field,
+    piecewise_constant_field,
     random_fourier_series,
     threshold,
 )
@@ -27,6 +30,7 @@ __all__ = [
     "AdvectionDiffusion",
     "AllenCahn",
     "Burgers",
+    "Darcy2D",
     "Diffusion",
     "ETDRK",
     "KortewegDeVries",
@@ -36,9 +40,11 @@ __all__ = [
     "simulate",
     "PeriodicGrid",
     "SemiLinearTerm",
+    "cosine_random_field",
     "etdrk_weights",
     "gaussian_random_field",
     "phi_functions",
+    "piecewise_constant_field",
     "random_fourier_series",
     "threshold",
 ]

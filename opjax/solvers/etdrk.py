@@ -20,7 +20,9 @@ With ``h`` the step, ``z = h L``, ``E = e^z``, ``E2 = e^{z/2}`` and the phi-func
 (``phi1_half = (e^{z/2} - 1) / z``; stage times ``t``, ``t + h/2``, ``t + h/2``, ``t + h``.)
 Their global error is ``O(h^p)`` for ETDRKp. The weights are tabulated once for the step
 ``dt`` the solver is built with, and recomputed inside the step if diffrax hands it a
-different one (the last step before a save time, say). Everything is traced JAX, so a
+different one (the last step before a save time, say); a step that differs from ``dt``
+only by the rounding of its end times (``4 eps max(|t0|, |t1|)``: about ``5e-5`` for
+float32 times near 100) is taken as exactly ``dt``. Everything is traced JAX, so a
 solve works under ``jit``, ``vmap`` and ``grad`` (through ``L`` too).
 """
 
@@ -136,11 +138,17 @@ class ETDRK(diffrax.AbstractSolver):
         del made_jump
         term = _unwrap(terms)
         h = t1 - t0
+        # A step is "dt" when it differs only by the rounding of the times: t1 - t0 of
+        # float32 times near t = 100 is off by up to ~1e-5, and recomputing the weights
+        # for such steps would make every step pay for the contour integrals.
+        rounding = 4 * jnp.finfo(jnp.result_type(h)).eps * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
+        is_dt = jnp.abs(h - self.dt) <= 1e-6 * self.dt + rounding
         w = jax.lax.cond(
-            jnp.abs(h - self.dt) <= 1e-6 * self.dt,
+            is_dt,
             lambda: solver_state,
             lambda: _as_real_pairs(etdrk_weights(term.linear, h, self.order_)),
         )
+        h = jnp.where(is_dt, jnp.asarray(self.dt, jnp.result_type(h)), h)
         w = {
             name: jax.lax.complex(*pair) if isinstance(pair, tuple) else pair
             for name, pair in w.items()

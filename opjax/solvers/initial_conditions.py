@@ -1,4 +1,6 @@
-"""Random input fields on a periodic grid: seeded, reproducible, jit- and vmap-able.
+"""Random input fields: seeded, reproducible, jit- and vmap-able.
+
+On a periodic grid (:class:`~opjax.solvers.grid.PeriodicGrid`):
 
 * :func:`gaussian_random_field`: mean-zero Gaussian field with covariance
   ``sigma^2 (-Laplacian + tau^2)^(-alpha)`` (the FNO paper's inputs: Burgers uses
@@ -11,14 +13,25 @@
   1D, or along the first axis of a higher-dimensional grid).
 * :func:`threshold`: ``high`` where a field is >= 0, ``low`` elsewhere; with a GRF this is
   the FNO paper's two-valued Darcy permeability (``high = 12, low = 3``).
+
+On the node grid of the unit cube ``[0, 1]^d`` boundary included, ``x_i = i / (N - 1)``,
+``i = 0 .. N-1`` per axis (the grid of :class:`~opjax.solvers.equations.darcy.Darcy2D`):
+
+* :func:`cosine_random_field`: mean-zero Gaussian field with covariance
+  ``sigma^2 (-Laplacian + tau^2)^(-alpha)``, Laplacian with zero Neumann boundary, as a
+  cosine series (the FNO paper's Darcy input; threshold it for the permeability).
+* :func:`piecewise_constant_field`: constant on each block of an ``n_cells^d`` partition of
+  the cube, block values uniform in ``[low, high]`` (the other common Darcy coefficient).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from opjax.solvers.grid import PeriodicGrid
 
@@ -66,3 +79,110 @@ def random_fourier_series(
 def threshold(field: jax.Array, high: float = 12.0, low: float = 3.0) -> jax.Array:
     """``high`` where ``field >= 0``, else ``low``."""
     return jnp.where(field >= 0, high, low).astype(field.dtype)
+
+
+def cosine_random_field(
+    key: jax.Array,
+    shape: int | Sequence[int],
+    alpha: float = 2.0,
+    tau: float = 3.0,
+    sigma: float | None = None,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """One sample ``[*shape]`` of a Gaussian random field on ``[0, 1]^d`` with a Neumann
+    boundary, on the node grid ``x_i = i / (N_a - 1)`` (boundary nodes included).
+
+    The field is the Karhunen-Loeve expansion of ``N(0, sigma^2 (-Laplacian + tau^2)^(-alpha))``
+    with the Neumann Laplacian, whose eigenfunctions are cosines:
+
+        psi(x) = sum_{k != 0} sigma (pi^2 |k|^2 + tau^2)^(-alpha/2) xi_k phi_k(x),
+        phi_k(x) = prod_a c_{k_a} cos(pi k_a x_a),   c_0 = 1, c_{k>0} = sqrt(2),
+
+    over ``k_a = 0 .. N_a - 1`` (all the cosines the grid resolves: on ``N`` nodes they form
+    the DCT-I basis), with ``xi_k ~ N(0, 1)`` independent and the constant mode ``k = 0``
+    left out (zero mean over the cube). ``phi_k`` has unit ``L^2([0, 1]^d)`` norm, so the
+    ``k``-th DCT-I coefficient of the samples has variance
+    ``sigma^2 (pi^2 |k|^2 + tau^2)^(-alpha) prod_a c_{k_a}^2``, and the pointwise variance,
+    averaged over the cube, is ``sum_{k != 0} sigma^2 (pi^2 |k|^2 + tau^2)^(-alpha)``
+    (about 0.085, a standard deviation of 0.29, for the FNO values below in 2D; it is
+    larger near the boundary and smaller at the centre). Every ``psi`` is even about each
+    face: ``d psi / dn = 0`` on the boundary. ``alpha > d / 2`` gives a continuous field.
+
+    ``sigma = None`` means ``tau^(alpha - 1)``, the normalisation of FNO's ``GRF.m``
+    (covariance ``tau^(2 alpha - 2) (-Laplacian + tau^2)^(-alpha)``); FNO's Darcy data use
+    ``alpha = 2, tau = 3`` (so ``sigma = 3``) thresholded at 0 to ``a in {12, 3}``
+    (:func:`threshold`). ``GRF.m`` evaluates the same series at the cell centres
+    ``(i + 1/2) / N`` rather than at the nodes; after thresholding the two are the same
+    random field sampled half a cell apart.
+
+    Args:
+        key: PRNG key.
+        shape: points per axis ``(N_1, ..., N_d)``, each ``N_a >= 2`` (an int for 1D).
+        alpha, tau: smoothness and inverse length scale.
+        sigma: amplitude; ``None`` for ``tau^(alpha - 1)``.
+        dtype: float dtype of the result.
+    """
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    if not shape or any(n < 2 for n in shape):
+        raise ValueError(f"cosine_random_field: shape needs >= 2 points per axis; got {shape}")
+    if sigma is None:
+        sigma = tau ** (alpha - 1.0)
+    rank = len(shape)
+    k2 = jnp.zeros((1,) * rank, dtype)
+    weight = jnp.ones((1,) * rank, dtype)
+    for a, n in enumerate(shape):
+        axis_shape = [1] * rank
+        axis_shape[a] = n
+        k = jnp.arange(n, dtype=dtype).reshape(axis_shape)
+        k2 = k2 + k**2
+        weight = weight * jnp.where(k == 0, 1.0, math.sqrt(2.0)).astype(dtype)
+    amplitude = sigma * (math.pi**2 * k2 + tau**2) ** (-alpha / 2.0) * weight
+    amplitude = amplitude.at[(0,) * rank].set(0.0)
+    field = amplitude * jax.random.normal(key, shape, dtype)
+    for a, n in enumerate(shape):
+        # cos(pi k i / (N - 1)) with the phase reduced exactly in integers first.
+        i = np.arange(n)
+        phase = (i[:, None] * i[None, :]) % (2 * (n - 1))  # [points, modes]
+        cosines = jnp.cos((math.pi / (n - 1)) * jnp.asarray(phase, dtype))
+        field = jnp.moveaxis(jnp.tensordot(cosines, field, axes=((1,), (a,))), 0, a)
+    return field
+
+
+def piecewise_constant_field(
+    key: jax.Array,
+    shape: int | Sequence[int],
+    n_cells: int | Sequence[int],
+    low: float = 3.0,
+    high: float = 12.0,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """One sample ``[*shape]`` of a field constant on each block of an even partition of
+    ``[0, 1]^d`` into ``n_cells_1 x ... x n_cells_d`` blocks, each block's value drawn
+    independently and uniformly from ``[low, high]``.
+
+    On the node grid ``x_i = i / (N - 1)`` the node ``i`` of an axis with ``n`` cells lies
+    in block ``min(floor(n i / (N - 1)), n - 1)`` (a node on an interface joins the block
+    above it; the last node joins the last block). With ``N - 1`` divisible by ``n`` every
+    block spans ``(N - 1) / n`` grid intervals.
+
+    Args:
+        key: PRNG key.
+        shape: points per axis ``(N_1, ..., N_d)``, each ``N_a >= 2`` (an int for 1D).
+        n_cells: blocks per axis (an int for the same number on every axis).
+        low, high: the range of the block values.
+        dtype: float dtype of the result.
+    """
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(n) for n in shape)
+    if isinstance(n_cells, (int, np.integer)):
+        n_cells = (int(n_cells),) * len(shape)
+    n_cells = tuple(int(n) for n in n_cells)
+    if not shape or any(n < 2 for n in shape) or len(n_cells) != len(shape):
+        raise ValueError(
+            f"piecewise_constant_field: shape needs >= 2 points per axis and n_cells one "
+            f"count per axis; got shape {shape}, n_cells {n_cells}"
+        )
+    if any(c < 1 for c in n_cells):
+        raise ValueError(f"piecewise_constant_field: n_cells must be >= 1; got {n_cells}")
+    values = jax.random.uniform(key, n_cells, dtype, low, high)
+    blocks = [np.minimum(c * np.arange(n) // (n - 1), c - 1) for n, c in zip(shape, n_cells)]
+    return values[np.ix_(*blocks)]

@@ -27,6 +27,26 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0) -> Sample:
     )
 
 
+def generate_data(data_cfg: dict, *, progress: bool = False) -> None:
+    """Generate (or reuse) the dataset ``data.generate`` names; point the recipe at it.
+
+    The dataset recipe's ``train`` split becomes ``data.train`` and its other splits the
+    test sets, unless the training recipe names its own; the format becomes ``opjax_h5``.
+    """
+    if not data_cfg["generate"]:
+        return
+    from opjax.data.generation import generate, load_dataset_recipe
+
+    files = generate(load_dataset_recipe(data_cfg["generate"]), progress=progress)
+    if "train" not in files:
+        raise RecipeError(f"{data_cfg['generate']}: the dataset recipe has no 'train' split")
+    data_cfg["format"] = "opjax_h5"
+    data_cfg["train"] = data_cfg["train"] or str(files.pop("train"))
+    data_cfg["test"] = data_cfg["test"] or {
+        name: str(path) for name, path in files.items() if name != "train"
+    }
+
+
 def load_splits(data_cfg: dict) -> Splits:
     if not data_cfg["train"]:
         raise RecipeError("data.train is not set: name the training file")

@@ -30,7 +30,7 @@ from opjax.host_memory import retain_freed_memory
 from opjax.models.registry import build_model, hparam_names, model_hparams
 from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
-from opjax.training.datasets import fit_normalizers, load_splits
+from opjax.training.datasets import fit_normalizers, generate_data, load_splits
 from opjax.training.objectives import one_step_objective, per_sample_loss
 from opjax.training.optimizers import learning_rate_schedule, make_optimizer
 from opjax.training.recipe import RecipeError, dump_toml
@@ -104,6 +104,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     check_batch_size(tcfg["batch_size"], mesh)
     check_batch_size(tcfg["eval_batch_size"], mesh, "train.eval_batch_size")
 
+    generate_data(recipe["data"], progress=progress)
     splits = load_splits(recipe["data"])
     if resume and (run_path / rd.MODEL_CARD).exists():
         normalizers = Normalizers.from_dict(rd.read_model_card(run_path)["normalizers"])

@@ -2,9 +2,10 @@
 
 from opjax.data.errors import DataFormatError
 from opjax.data.formats.neuralop_pt import read_neuralop_pt
+from opjax.data.formats.opjax_h5 import read_opjax_h5
 from opjax.data.formats.torch_archive import UnsafePickleError, load_torch_archive
 
-READERS = {"neuralop_pt": read_neuralop_pt}
+READERS = {"neuralop_pt": read_neuralop_pt, "opjax_h5": read_opjax_h5}
 
 
 def read_dataset(fmt: str, path: str, **options):
@@ -17,4 +18,11 @@ def read_dataset(fmt: str, path: str, **options):
     return READERS[fmt](path, **options)
 
 
-__all__ = ["READERS", "UnsafePickleError", "load_torch_archive", "read_dataset", "read_neuralop_pt"]
+__all__ = [
+    "READERS",
+    "UnsafePickleError",
+    "load_torch_archive",
+    "read_dataset",
+    "read_neuralop_pt",
+    "read_opjax_h5",
+]

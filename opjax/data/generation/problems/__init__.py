@@ -1,0 +1,21 @@
+"""Dataset generators by name; each module has ``DEFAULTS`` and ``build(parameters)``."""
+
+from opjax.data.generation.problems import (
+    advection1d,
+    allen_cahn,
+    burgers1d,
+    darcy2d,
+    ks1d,
+    ns2d_kolmogorov,
+)
+
+PROBLEMS = {
+    "advection1d": advection1d,
+    "allen_cahn": allen_cahn,
+    "burgers1d": burgers1d,
+    "darcy2d": darcy2d,
+    "ks1d": ks1d,
+    "ns2d_kolmogorov": ns2d_kolmogorov,
+}
+
+__all__ = ["PROBLEMS"]
