@@ -4,6 +4,11 @@ import json
 
 import pytest
 
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
 from opjax.cli import main
 from tests.conftest import REPO, tiny_darcy_overrides
 
@@ -47,3 +52,59 @@ def test_errors_are_one_clear_line(cli_run, tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
     assert main(["train", "--resume", str(cli_run), RECIPE]) == 2
     assert "give no recipe" in capsys.readouterr().err
+
+
+TINY_BURGERS = """problem = "burgers1d"
+chunk_size = 8
+[parameters]
+solver_points = 256
+points = 64
+n_times = 3
+dt = 0.005
+[splits]
+train = 24
+test = 8
+"""
+
+
+def test_generate_writes_every_split(tmp_path, capsys):
+    recipe = tmp_path / "tiny.toml"
+    recipe.write_text(TINY_BURGERS)
+    output = tmp_path / "out"
+    assert main(["generate", str(recipe), "--quiet", "--set", f"output='{output}'"]) == 0
+    printed = capsys.readouterr().out
+    assert f"train: {output / 'train.h5'} (24 samples)" in printed
+    assert sorted(p.name for p in output.iterdir()) == ["test.h5", "train.h5"]
+    assert main(["generate", str(recipe), "--set", "parameters.viscocity=1"]) == 2
+    assert "did you mean 'viscosity'" in capsys.readouterr().err
+
+
+def test_the_builtin_recipes_resolve():
+    from opjax.cli import DEFAULT_RECIPE
+    from opjax.data.generation import load_dataset_recipe
+    from opjax.training import load_recipe
+
+    recipe = load_recipe(DEFAULT_RECIPE)
+    dataset = load_dataset_recipe(recipe["data"]["generate"])
+    assert dataset["problem"] == "burgers1d" and dataset["splits"]["train"]["n_samples"] == 512
+    assert recipe["data"]["x_key"] == "u[0]" and recipe["run_dir"].endswith("fno_burgers1d")
+
+
+@pytest.mark.slow
+def test_train_without_a_recipe_generates_data_and_reports(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny.toml").write_text(TINY_BURGERS)
+    overrides = [
+        "data.generate='tiny.toml'",
+        "train.epochs=2",
+        "train.eval_every=1",
+        "model.hparams={ n_modes = [8], hidden_channels = 8, n_layers = 2 }",
+    ]
+    assert main(["train", "--quiet", *[a for o in overrides for a in ("--set", o)]]) == 0
+    printed = capsys.readouterr().out
+    assert "| test | 64 | 8 |" in printed  # the test split's relative L2 and H1
+    run = tmp_path / "runs" / "fno_burgers1d"
+    assert (run / "report" / "samples_test.png").exists()
+    config = tomllib.loads((run / "config.toml").read_text())
+    assert config["data"]["format"] == "opjax_h5"
+    assert config["data"]["train"] == str(tmp_path / "data" / "tiny" / "train.h5")

@@ -3,7 +3,9 @@
 The solve is one ``diffrax.diffeqsolve``: ETDRK4 by default, stepping with ``dt`` and
 landing exactly on every save time (``diffrax.StepTo``), so saved states are solver
 states, not interpolations. Any diffrax solver works through the equation's vector field
-(pass ``solver`` and ``stepsize_controller``, e.g. ``Tsit5`` with a ``PIDController``).
+(pass ``solver`` and ``stepsize_controller``, e.g. ``Tsit5`` with a ``PIDController``),
+and IMEX solvers (``KenCarp4``) get the split into an explicit nonlinear and an implicit
+linear term.
 It runs under ``jit``, ``vmap`` and ``grad``; ``adjoint`` selects how gradients are
 computed (default: recursive checkpointing).
 """
@@ -89,8 +91,9 @@ def simulate(
         if dt is None:
             raise ValueError("the default ETDRK4 solver needs dt")
         solver = ETDRK(4, dt)
+    wants_split = getattr(solver.term_structure, "__origin__", None) is diffrax.MultiTerm
     solution = diffrax.diffeqsolve(
-        equation.term(),
+        equation.imex_terms() if wants_split else equation.term(),
         solver,
         t0=t0,
         t1=float(save_times[-1]),

@@ -2,6 +2,7 @@
 
 import math
 
+import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -175,3 +176,37 @@ def test_advection_diffusion_shifts_and_damps_each_mode():
     traj = simulate(AdvectionDiffusion(grid, (c,), nu), jnp.asarray(np.sin(k * x)), [0.4], dt=0.05)
     expected = np.sin(k * (x - c * 0.4)) * np.exp(-nu * k**2 * 0.4)
     np.testing.assert_allclose(np.asarray(traj)[-1], expected, atol=1e-12)
+
+
+@jax.enable_x64(True)
+def test_burgers_with_kencarp4_imex_agrees_with_etdrk4():
+    grid = PeriodicGrid((64,), 2 * np.pi)
+    u0 = random_fourier_series(jax.random.PRNGKey(3), grid, dtype=jnp.float64)
+    equation = Burgers(grid, 0.1)
+    reference = simulate(equation, u0, [0.5, 1.0], dt=1e-3)
+    imex = simulate(
+        equation,
+        u0,
+        [0.5, 1.0],
+        dt=0.01,
+        solver=diffrax.KenCarp4(),
+        stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-6),
+    )
+    np.testing.assert_allclose(np.asarray(imex), np.asarray(reference), atol=1e-5)
+    explicit, implicit = equation.imex_terms().terms
+    full = equation.term().vf(0.0, u0, None)
+    np.testing.assert_allclose(explicit.vf(0.0, u0, None) + implicit.vf(0.0, u0, None), full)
+
+
+@jax.enable_x64(True)
+def test_a_batch_over_equation_coefficients_equals_a_loop():
+    grid = PeriodicGrid((32,), 2 * np.pi)
+    u0 = random_fourier_series(jax.random.PRNGKey(4), grid, dtype=jnp.float64)
+    viscosities = jnp.array([0.02, 0.05, 0.2])
+
+    def final(nu):
+        return simulate(Burgers(grid, nu), u0, [1.0], dt=0.01)[-1]
+
+    batched = jax.jit(jax.vmap(final))(viscosities)
+    for nu, u in zip(viscosities, batched):
+        np.testing.assert_allclose(u, final(float(nu)), atol=1e-13)

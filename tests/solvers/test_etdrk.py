@@ -118,3 +118,21 @@ def test_gradient_through_a_solve_matches_finite_differences():
         eps = 1e-6
         fd = (loss(0.05 + eps) - loss(0.05 - eps)) / (2 * eps)
         np.testing.assert_allclose(float(grad), float(fd), rtol=1e-6)
+
+
+def test_float32_steps_off_dt_by_time_rounding_use_the_tabulated_weights():
+    """Near t = 100, float32 ``t1 - t0`` misses ``dt`` by ~1e-6 relative; such a step must
+    be the ``dt`` step (same weights, same h), not a recomputed one."""
+    term = SemiLinearTerm(jnp.asarray(LAMBDA, jnp.float32), lambda t, y, args: y**2)
+    solver = ETDRK(4, 0.1)
+    y0 = jnp.asarray(U0, jnp.float32)
+    state = solver.init(term, 0.0, 0.1, y0, None)
+    t0 = jnp.float32(100.0)
+    t1 = t0 + jnp.float32(0.1)
+    assert float(t1 - t0) != np.float32(0.1)  # the rounding this test is about
+    near, *_ = solver.step(term, t0, t1, y0, None, state, made_jump=False)
+    exact, *_ = solver.step(term, 0.0, jnp.float32(0.1), y0, None, state, made_jump=False)
+    np.testing.assert_array_equal(np.asarray(near), np.asarray(exact))
+    # A genuinely shorter step still gets its own weights.
+    short, *_ = solver.step(term, 0.0, jnp.float32(0.05), y0, None, state, made_jump=False)
+    assert not np.allclose(np.asarray(short), np.asarray(exact))

@@ -9,6 +9,7 @@ stays static.
 
 from __future__ import annotations
 
+import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -39,6 +40,20 @@ class SemiLinearEquation(eqx.Module):
     def term(self) -> SemiLinearTerm:
         """The diffrax term (state: the real field ``[..., *grid.shape]``)."""
         return SemiLinearTerm(self.linear_symbol(), self.nonlinear, self.grid)
+
+    def imex_terms(self) -> diffrax.MultiTerm:
+        """``MultiTerm(explicit, implicit)`` for diffrax's IMEX solvers (``KenCarp3-5``,
+        ``Sil3``): the nonlinear term explicit, the stiff linear term ``L`` implicit, both
+        as vector fields of the real field ``[..., *grid.shape]``."""
+        term = self.term()
+
+        def explicit(t, y, args):
+            return term.to_physical(term.nonlinear(t, term.to_spectral(y), args))
+
+        def implicit(t, y, args):
+            return term.to_physical(term.linear * term.to_spectral(y))
+
+        return diffrax.MultiTerm(diffrax.ODETerm(explicit), diffrax.ODETerm(implicit))
 
     def dealias(self, u_hat: jax.Array) -> jax.Array:
         """``u_hat`` with the modes outside the 2/3 rule set to zero."""
