@@ -22,93 +22,66 @@ final name is always whole; the reader refuses files whose ``complete`` flag is 
 from __future__ import annotations
 
 import os
-import re
 
 import h5py
-import numpy as np
 
 from opjax.data.errors import DataFormatError
-from opjax.data.sample import Sample, validate_sample
+from opjax.data.fields import ArrayField, FieldFile, parse_field_key, read_sample
+from opjax.data.sample import Sample
 
 FORMAT = "opjax-h5"
 FORMAT_VERSION = 1
 
-# "u", "u[0]", "u[-1]", "u[3:7]": a field, optionally indexed along its time axis.
-_KEY = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(?:\[\s*(-?\d*)\s*(?::\s*(-?\d*)\s*)?\])?\s*$")
+__all__ = ["FORMAT", "FORMAT_VERSION", "open_opjax_h5", "parse_field_key", "read_opjax_h5"]
 
 
-def open_dataset(path: str | os.PathLike) -> h5py.File:
-    """Open an opjax HDF5 file for reading, checking that it is one and that it is whole."""
+def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
+    """Open an opjax dataset lazily, checking that it is one and that it is whole."""
     path = os.fspath(path)
     if not os.path.exists(path):
         partial = path + ".partial"
-        hint = (
-            f" (an unfinished {partial} exists: rerun opjax generate)"
-            if os.path.exists(partial)
-            else ""
-        )
+        unfinished = os.path.exists(partial)
+        hint = f" (an unfinished {partial} exists: rerun opjax generate)" if unfinished else ""
         raise FileNotFoundError(f"{path}: no such dataset file{hint}")
     try:
         f = h5py.File(path, "r")
     except OSError as err:
         raise DataFormatError(f"{path}: not a readable HDF5 file ({err})") from err
-    if f.attrs.get("format") != FORMAT:
-        f.close()
-        raise DataFormatError(f"{path}: not an opjax dataset (root attribute format != {FORMAT!r})")
-    if not bool(f.attrs.get("complete", False)):
-        written, total = f.attrs.get("n_written", "?"), f.attrs.get("n_samples", "?")
-        f.close()
-        raise DataFormatError(f"{path}: incomplete dataset ({written} of {total} samples written)")
-    return f
-
-
-def parse_field_key(key: str) -> tuple[str, slice | int | None]:
-    """Split a field key into name and time index.
-
-    ``"u[-1]"`` -> ``("u", -1)``; ``"u[2:5]"`` -> ``("u", slice(2, 5))``;
-    ``"a"`` -> ``("a", None)``.
-    """
-    match = _KEY.match(key)
-    if not match:
-        raise DataFormatError(
-            f"bad field key {key!r}: expected NAME, NAME[i] or NAME[i:j] (time index)"
+    try:
+        if f.attrs.get("format") != FORMAT:
+            raise DataFormatError(
+                f"{path}: not an opjax dataset (root attribute format != {FORMAT!r})"
+            )
+        if not bool(f.attrs.get("complete", False)):
+            written, total = f.attrs.get("n_written", "?"), f.attrs.get("n_samples", "?")
+            raise DataFormatError(
+                f"{path}: incomplete dataset ({written} of {total} samples written)"
+            )
+        fields = {
+            name: ArrayField(
+                name=name,
+                source=dataset,
+                shape=(*dataset.shape, 1),
+                time_dependent=bool(dataset.attrs.get("time_dependent", False)),
+                channel_names=(name,),
+            )
+            for name, dataset in f.get("fields", {}).items()
+        }
+        if not fields:
+            raise DataFormatError(f"{path}: the dataset has no /fields")
+        return FieldFile(
+            path=path,
+            format="opjax_h5",
+            fields=fields,
+            times=f["times"][()] if "times" in f else None,
+            coordinates={k: v[()] for k, v in f.get("coordinates", {}).items()},
+            params={k: v for k, v in f.get("params", {}).items()},
+            attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
+            close_handle=f.close,
         )
-    name, start, stop = match.groups()
-    if stop is None and start is None:
-        return name, None
-    if stop is None and ":" not in key:
-        if not start:
-            raise DataFormatError(f"bad field key {key!r}: empty time index")
-        return name, int(start)
-    return name, slice(int(start) if start else None, int(stop) if stop else None)
-
-
-def _read_fields(f: h5py.File, path: str, key: str, n: int) -> np.ndarray:
-    """The fields ``key`` names (comma-separated, stacked as channels): ``[n, ..., c]``."""
-    channels = []
-    for part in key.split(","):
-        name, time_index = parse_field_key(part)
-        if name not in f.get("fields", {}):
-            known = sorted(f["fields"]) if "fields" in f else []
-            raise DataFormatError(f"{path}: no field {name!r} (fields: {known})")
-        dataset = f["fields"][name]
-        if time_index is None:
-            array = dataset[:n]
-        else:
-            if not dataset.attrs.get("time_dependent", False):
-                raise DataFormatError(f"{path}: field {name!r} has no time axis to index")
-            n_times = dataset.shape[1]
-            if isinstance(time_index, int) and not -n_times <= time_index < n_times:
-                raise DataFormatError(
-                    f"{path}: time index {time_index} of field {name!r} is out of range "
-                    f"({n_times} saved times)"
-                )
-            array = dataset[:n, time_index]
-        channels.append(np.asarray(array, np.float32))
-    shapes = {c.shape for c in channels}
-    if len(shapes) != 1:
-        raise DataFormatError(f"{path}: fields {key!r} have different shapes {sorted(shapes)}")
-    return np.stack(channels, axis=-1)
+    except BaseException:
+        f.close()
+        raise
 
 
 def read_opjax_h5(
@@ -128,11 +101,5 @@ def read_opjax_h5(
             these separated by commas (stacked as channels).
         n_samples: the first ``n_samples`` samples (all when None).
     """
-    path = os.fspath(path)
-    with open_dataset(path) as f:
-        available = int(f.attrs["n_samples"])
-        n = available if n_samples is None else n_samples
-        if n > available:
-            raise DataFormatError(f"{path}: asked for {n} samples, file has {available}")
-        sample = {"x": _read_fields(f, path, x_key, n), "y": _read_fields(f, path, y_key, n)}
-    return validate_sample(sample, source=path)
+    with open_opjax_h5(path) as file:
+        return read_sample(file, x_key, y_key, n_samples)

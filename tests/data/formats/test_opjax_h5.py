@@ -51,7 +51,7 @@ def test_field_keys(key, expected):
         ({"x_key": "a[0]"}, "field 'a' has no time axis"),
         ({"x_key": "u[]"}, "bad field key 'u\\[\\]'"),
         ({"x_key": "u[0", "y_key": "u"}, "bad field key"),
-        ({"n_samples": 5}, "asked for 5 samples, file has 4"),
+        ({"n_samples": 5}, "asked for 5 samples, the file has 4"),
         ({"x_key": "a,u"}, "have different shapes"),
     ],
 )
