@@ -5,6 +5,7 @@ opjax train [RECIPE.toml] [--set key=value ...]  train; writes a run directory (
 opjax train --resume RUN_DIR                     continue an interrupted run
 opjax evaluate RUN_DIR [--data [NAME=]FILE ...]  errors, tables and plots of a run
 opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a dataset recipe
+opjax data info FILE [--format NAME]             what a dataset file holds (format detected)
 """
 
 from __future__ import annotations
@@ -53,6 +54,15 @@ def _generate(args) -> int:
     recipe = load_dataset_recipe(args.recipe, args.set)
     for split, path in generate(recipe, progress=not args.quiet).items():
         print(f"{split}: {path} ({recipe['splits'][split]['n_samples']} samples)")
+    return 0
+
+
+def _data_info(args) -> int:
+    from opjax.data.formats import open_dataset
+    from opjax.data.info import describe
+
+    with open_dataset(args.file, args.format) as file:
+        print(describe(file), end="")
     return 0
 
 
@@ -121,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
+
+    data = verbs.add_parser("data", help="inspect dataset files")
+    data_verbs = data.add_subparsers(dest="data_verb", required=True)
+    info = data_verbs.add_parser("info", help="format, fields, shapes, splits and sizes")
+    info.add_argument("file")
+    info.add_argument("--format", help="the file's format (default: detected)")
+    info.set_defaults(func=_data_info)
     return parser
 
 

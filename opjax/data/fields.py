@@ -137,7 +137,7 @@ class FieldFile:
 
     Attributes:
         path: the file.
-        format: the reader's name (a key of :data:`opjax.data.formats.READERS`).
+        format: the reader's name (a key of :data:`opjax.data.formats.FORMATS`).
         fields: name -> :class:`LazyField`, all with the same number of samples.
         times: ``[n_times]`` of the time-dependent fields, if known.
         coordinates: axis name -> grid points ``[n_points]``.

@@ -1,27 +1,28 @@
-"""Readers, one per file format; each returns the Sample schema of :mod:`opjax.data.sample`."""
+"""Readers, one per file format; each opens a file as a lazy
+:class:`~opjax.data.fields.FieldFile` (see :mod:`opjax.data.formats.registry`)."""
 
 from opjax.data.errors import DataFormatError
-from opjax.data.formats.neuralop_pt import read_neuralop_pt
-from opjax.data.formats.opjax_h5 import read_opjax_h5
+from opjax.data.formats.neuralop_pt import open_neuralop_pt, read_neuralop_pt
+from opjax.data.formats.opjax_h5 import open_opjax_h5, read_opjax_h5
+from opjax.data.formats.registry import (
+    FORMATS,
+    Format,
+    detect_format,
+    open_dataset,
+    read_dataset,
+)
 from opjax.data.formats.torch_archive import UnsafePickleError, load_torch_archive
 
-READERS = {"neuralop_pt": read_neuralop_pt, "opjax_h5": read_opjax_h5}
-
-
-def read_dataset(fmt: str, path: str, **options):
-    """Read ``path`` with the reader of format ``fmt`` (a key of ``READERS``)."""
-    if fmt not in READERS:
-        raise DataFormatError(
-            f"{path}: unknown data format {fmt!r} (recipe key data.format); "
-            f"known: {sorted(READERS)}"
-        )
-    return READERS[fmt](path, **options)
-
-
 __all__ = [
-    "READERS",
+    "FORMATS",
+    "DataFormatError",
+    "Format",
     "UnsafePickleError",
+    "detect_format",
     "load_torch_archive",
+    "open_dataset",
+    "open_neuralop_pt",
+    "open_opjax_h5",
     "read_dataset",
     "read_neuralop_pt",
     "read_opjax_h5",

@@ -14,6 +14,7 @@ import os
 import numpy as np
 
 from opjax.data.errors import DataFormatError
+from opjax.data.fields import ArrayField, FieldFile
 from opjax.data.formats.torch_archive import load_torch_archive
 from opjax.data.sample import Sample, validate_sample
 
@@ -56,3 +57,24 @@ def read_neuralop_pt(
             raise DataFormatError(f"{path}: asked for {n_samples} samples, file has {available}")
         sample = {k: v[:n_samples] for k, v in sample.items()}
     return validate_sample(sample, source=path)
+
+
+def open_neuralop_pt(path: str | os.PathLike) -> FieldFile:
+    """Open a neuraloperator ``.pt`` file as a :class:`FieldFile` (read whole: ``torch.save``
+    archives cannot be read lazily). Every tensor with a sample axis ``[n, *space]``
+    (``n`` that of ``x``) becomes a steady one-channel field; scalars become ``params``."""
+    path = os.fspath(path)
+    content = load_torch_archive(path)
+    if not isinstance(content, dict):
+        raise DataFormatError(f"{path}: expected a dict of tensors, found {type(content).__name__}")
+    arrays = {k: np.asarray(v) for k, v in content.items() if hasattr(v, "shape")}
+    n = arrays["x"].shape[0] if "x" in arrays and arrays["x"].ndim >= 2 else None
+    fields = {
+        name: ArrayField(name, a, (*a.shape, 1), False, (name,))
+        for name, a in arrays.items()
+        if a.ndim >= 2 and (n is None or a.shape[0] == n)
+    }
+    if not fields:
+        raise DataFormatError(f"{path}: no tensor of shape [n, *space]; keys: {sorted(content)}")
+    params = {k: v for k, v in content.items() if k not in fields}
+    return FieldFile(path=path, format="neuralop_pt", fields=fields, params=params)

@@ -1,0 +1,142 @@
+"""Windows over trajectories: training pairs and rollout targets from a time-dependent field.
+
+Every function takes a time-dependent :class:`~opjax.data.fields.LazyField`
+``[n, T, *space, c]`` and returns a Sample (channels-last), reading only the trajectories
+asked for. Time and space can be subsampled first: ``time_step = s`` keeps saved states
+``0, s, 2s, ...``; ``space_step = r`` keeps every ``r``-th point along each spatial axis.
+Below, ``T'`` is the number of states kept.
+
+* :func:`k_in_m_out`: every window of ``k + m`` consecutive kept states, starting every
+  ``stride`` states: ``x`` = the ``k`` input states stacked as channels (oldest first,
+  ``[N, *space, k c]``), ``y`` = the ``m`` next states (``[N, *space, c]`` for ``m = 1``,
+  else ``[N, m, *space, c]``), ``N = n * n_windows``, windows of a trajectory contiguous.
+* :func:`rollout_targets`: one pair per trajectory for autoregressive evaluation: the first
+  ``k`` kept states as ``x`` and the next ``horizon`` states as ``y [n, horizon, *space, c]``.
+* :func:`all_to_all_pairs`: Poseidon's all2all training pairs: for kept states ``i <= j``
+  (identity pairs included), ``x`` = state ``i``, ``y`` = state ``j`` and the lead time
+  ``t = (t_j - t_i) / time_scale``; ``T' (T' + 1) / 2`` pairs per trajectory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from opjax.data.errors import DataFormatError
+from opjax.data.fields import LazyField
+from opjax.data.sample import Sample, validate_sample
+
+
+def _checked(field: LazyField, time_step: int, space_step: int) -> None:
+    if not field.time_dependent:
+        raise DataFormatError(f"field {field.name!r} has no time axis to window over")
+    if time_step < 1 or space_step < 1:
+        raise DataFormatError(
+            f"time_step and space_step must be >= 1; got {time_step}, {space_step}"
+        )
+
+
+def _read(field: LazyField, samples, time_step: int, space_step: int) -> np.ndarray:
+    """``[k, T', *space', c]``: the kept states and points of the given trajectories."""
+    u = field.read(samples, slice(None, None, time_step))
+    spatial = (slice(None, None, space_step),) * len(field.spatial_shape)
+    return u[(slice(None), slice(None), *spatial)]
+
+
+def _samples(field: LazyField, samples) -> slice | np.ndarray:
+    return slice(None) if samples is None else samples
+
+
+def window_starts(n_states: int, k: int, m: int, stride: int = 1) -> np.ndarray:
+    """Start indices of the windows of ``k + m`` consecutive states among ``n_states``."""
+    if k < 1 or m < 1 or stride < 1:
+        raise DataFormatError(f"need k, m, stride >= 1; got k={k}, m={m}, stride={stride}")
+    if k + m > n_states:
+        raise DataFormatError(
+            f"a window of {k} input and {m} output states needs {k + m} states; "
+            f"the trajectory has {n_states} after subsampling"
+        )
+    return np.arange(0, n_states - (k + m) + 1, stride)
+
+
+def _stack_states(u: np.ndarray) -> np.ndarray:
+    """``[N, k, *space, c] -> [N, *space, k c]`` (state-major channels)."""
+    moved = np.moveaxis(u, 1, -2)  # [N, *space, k, c]
+    return moved.reshape(*moved.shape[:-2], -1)
+
+
+def k_in_m_out(
+    field: LazyField,
+    k: int = 1,
+    m: int = 1,
+    *,
+    stride: int = 1,
+    time_step: int = 1,
+    space_step: int = 1,
+    samples=None,
+) -> Sample:
+    """All ``k``-in / ``m``-out windows (see the module docstring)."""
+    _checked(field, time_step, space_step)
+    u = _read(field, _samples(field, samples), time_step, space_step)
+    starts = window_starts(u.shape[1], k, m, stride)
+    windows = np.stack([u[:, s : s + k + m] for s in starts], axis=1)  # [n, W, k+m, ...]
+    windows = windows.reshape(-1, *windows.shape[2:])
+    x = _stack_states(windows[:, :k])
+    y = windows[:, k] if m == 1 else windows[:, k:]
+    return validate_sample({"x": x, "y": y}, source=f"windows of {field.name!r}")
+
+
+def rollout_targets(
+    field: LazyField,
+    k: int = 1,
+    horizon: int | None = None,
+    *,
+    time_step: int = 1,
+    space_step: int = 1,
+    samples=None,
+) -> Sample:
+    """The first ``k`` kept states and the next ``horizon`` (default: all the rest)."""
+    _checked(field, time_step, space_step)
+    u = _read(field, _samples(field, samples), time_step, space_step)
+    horizon = u.shape[1] - k if horizon is None else horizon
+    window_starts(u.shape[1], k, horizon)  # validates the lengths
+    x = _stack_states(u[:, :k])
+    return validate_sample(
+        {"x": x, "y": u[:, k : k + horizon]}, source=f"rollout of {field.name!r}"
+    )
+
+
+def all_to_all_pairs(
+    field: LazyField,
+    times: np.ndarray | None = None,
+    *,
+    time_scale: float = 1.0,
+    time_step: int = 1,
+    max_states: int | None = None,
+    space_step: int = 1,
+    samples=None,
+) -> Sample:
+    """Poseidon's all2all pairs with lead times ``t = (t_j - t_i) / time_scale``.
+
+    Args:
+        field: a time-dependent field ``[n, T, *space, c]``.
+        times: ``[T]`` the saved times (default: ``0, 1, ..., T - 1``).
+        time_scale: divides lead times (Poseidon's fluids: snapshot index 0..20 over 20).
+        time_step, max_states: keep states ``0, s, 2s, ...``, at most ``max_states`` of them
+            (Poseidon: ``time_step = 2, max_states = 8``: snapshots 0, 2, ..., 14, 36 pairs).
+    """
+    _checked(field, time_step, space_step)
+    n_times = field.shape[1]
+    times = np.arange(n_times, dtype=np.float64) if times is None else np.asarray(times)
+    if times.shape != (n_times,):
+        raise DataFormatError(
+            f"times has shape {times.shape}; field {field.name!r} has {n_times} states"
+        )
+    u = _read(field, _samples(field, samples), time_step, space_step)
+    kept_times = times[::time_step]
+    if max_states is not None:
+        u, kept_times = u[:, :max_states], kept_times[:max_states]
+    i, j = np.triu_indices(u.shape[1])  # i <= j
+    x = u[:, i].reshape(-1, *u.shape[2:])
+    y = u[:, j].reshape(-1, *u.shape[2:])
+    lead = np.tile((kept_times[j] - kept_times[i]) / time_scale, u.shape[0]).astype(np.float32)
+    return validate_sample({"x": x, "y": y, "t": lead}, source=f"all2all of {field.name!r}")
