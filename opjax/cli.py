@@ -3,7 +3,8 @@
 opjax train [RECIPE.toml] [--set key=value ...]  train; writes a run directory (no recipe:
                                                  the built-in Burgers example)
 opjax train --resume RUN_DIR                     continue an interrupted run
-opjax evaluate RUN_DIR [--data [NAME=]FILE ...]  errors, tables and plots of a run
+opjax evaluate RUN_DIR [--data [NAME=]FILE ...] [--rollout N]
+                                                 errors, tables and plots of a run
 opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a dataset recipe
 opjax data info FILE [--format NAME]             what a dataset file holds (format detected)
 """
@@ -75,7 +76,7 @@ def _evaluate(args) -> int:
         for item in args.data:
             name, _, path = item.rpartition("=")
             files[name or os.path.splitext(os.path.basename(path))[0]] = path
-    results = evaluate_run(args.run_dir, files, checkpoint=args.checkpoint)
+    results = evaluate_run(args.run_dir, files, checkpoint=args.checkpoint, rollout=args.rollout)
     _print_results(args.run_dir, results)
     return 0
 
@@ -118,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="a test file (repeatable); default: the recipe's test sets",
     )
     evaluate.add_argument("--checkpoint", choices=("latest", "best"), default="latest")
+    evaluate.add_argument(
+        "--rollout",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also roll the model out N steps on each test trajectory (errors vs time)",
+    )
     evaluate.set_defaults(func=_evaluate)
 
     generate = verbs.add_parser("generate", help="write a dataset from a dataset recipe")

@@ -1,4 +1,5 @@
-"""PNG plots of predictions: input, truth, prediction and error for a few samples."""
+"""PNG plots of predictions: samples (input, truth, prediction, error), error and
+correlation curves of rollouts, energy spectra, and space-time images of 1D rollouts."""
 
 from __future__ import annotations
 
@@ -49,7 +50,65 @@ def plot_samples(
                 ax.set_title(name)
     if title:
         fig.suptitle(title)
+    _save(fig, path)
+
+
+def _save(fig, path: str) -> None:
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=80)
     plt.close(fig)
+
+
+def plot_curves(
+    times: np.ndarray, curves: dict[str, np.ndarray], path: str, title: str = ""
+) -> None:
+    """One panel per curve (e.g. relative L2 error and correlation against lead time)."""
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
+    for ax, (name, values) in zip(axes[0], curves.items()):
+        ax.plot(times, values, marker="." if len(times) < 40 else None)
+        ax.set_xlabel("lead time")
+        ax.set_title(name)
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_spectra(
+    k: np.ndarray,
+    spectra: dict[str, tuple[np.ndarray, np.ndarray]],
+    path: str,
+    title: str = "",
+) -> None:
+    """Energy spectra of truth against prediction, one panel per label (e.g. a lead time):
+    ``spectra[label] = (E_true [K], E_pred [K])``, drawn on log-log axes without ``k = 0``."""
+    fig, axes = plt.subplots(1, len(spectra), figsize=(4 * len(spectra), 3.2), squeeze=False)
+    for ax, (label, (truth, pred)) in zip(axes[0], spectra.items()):
+        ax.loglog(k[1:], truth[1:], label="truth")
+        ax.loglog(k[1:], pred[1:], "--", label="prediction")
+        ax.set_xlabel("wavenumber |k|")
+        ax.set_title(label)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)
+
+
+def plot_space_time(truth: np.ndarray, pred: np.ndarray, path: str, title: str = "") -> None:
+    """Space-time images ``[time, x]`` of a 1D trajectory: truth, prediction, |error|."""
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+    limits = {"vmin": truth.min(), "vmax": truth.max()}
+    for ax, name, u, kwargs in (
+        (axes[0], "truth", truth, limits),
+        (axes[1], "prediction", pred, limits),
+        (axes[2], "|error|", np.abs(pred - truth), {"cmap": "magma"}),
+    ):
+        image = ax.imshow(u.T, origin="lower", aspect="auto", **kwargs)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ax.set_xlabel("step")
+        ax.set_ylabel("x")
+        ax.set_title(name)
+    if title:
+        fig.suptitle(title)
+    _save(fig, path)

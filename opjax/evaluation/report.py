@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 
-from opjax.data.formats import read_dataset
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
-from opjax.evaluation.plots import plot_samples
+from opjax.evaluation.plots import plot_curves, plot_samples, plot_space_time, plot_spectra
+from opjax.evaluation.rollout_evaluation import RolloutResult, evaluate_rollout
+from opjax.evaluation.spectra import energy_spectrum
 from opjax.load import load
 from opjax.training import run_dir as rd
+from opjax.training.datasets import read_split
 from opjax.training.sharding import batch_sharding, data_mesh
 
 
@@ -24,6 +26,7 @@ def evaluate_run(
     checkpoint: str = "latest",
     batch_size: int = 32,
     n_plot: int = 4,
+    rollout: int = 0,
 ) -> dict[str, dict]:
     """Errors per test file ``{name: {"l2", "h1", "n", "resolution"}}``; writes the report.
 
@@ -32,6 +35,10 @@ def evaluate_run(
         data: test files by name (every sample); default: the recipe's ``data.test``
             (its first ``data.n_test`` samples, as evaluated during training).
         checkpoint: ``"latest"`` or ``"best"``.
+        rollout: also roll the model out for this many steps from the start of each test
+            trajectory (:mod:`opjax.evaluation.rollout_evaluation`): per-step errors and
+            correlations under ``"rollout"``, and plots of the error and correlation
+            curves, energy spectra and (1D) space-time images.
     """
     run = load(run_dir, checkpoint)
     config = rd.read_config(run_dir)
@@ -44,13 +51,7 @@ def evaluate_run(
     report_dir = os.path.join(run_dir, rd.REPORT)
     results = {}
     for name, path in files.items():
-        sample = read_dataset(
-            data_cfg["format"],
-            path,
-            x_key=data_cfg["x_key"],
-            y_key=data_cfg["y_key"],
-            n_samples=n_samples,
-        )
+        sample = read_split(data_cfg, path, n_samples or 0)
         errors, preds = per_sample_errors(
             error_fn, run.params, sample, batch_size, sharding, keep_predictions=n_plot
         )
@@ -67,9 +68,42 @@ def evaluate_run(
             os.path.join(report_dir, f"samples_{name}.png"),
             title=f"{os.path.basename(run_dir.rstrip('/'))}: {name}",
         )
+        if rollout:
+            outcome = evaluate_rollout(run, data_cfg, path, rollout, n_samples)
+            results[name]["rollout"] = outcome.summary()
+            _plot_rollout(outcome, report_dir, name)
     rd.atomic_write(os.path.join(report_dir, "metrics.json"), json.dumps(results, indent=2) + "\n")
     rd.atomic_write(os.path.join(report_dir, "metrics.md"), markdown_table(results))
     return results
+
+
+def _plot_rollout(outcome: RolloutResult, report_dir: str, name: str) -> None:
+    plot_curves(
+        outcome.lead_times,
+        {"relative L2 error": outcome.l2, "correlation": outcome.correlation},
+        os.path.join(report_dir, f"rollout_{name}.png"),
+        title=f"{name}: rollout, mean over {len(outcome.truth)} trajectories",
+    )
+    k, true_spectra = energy_spectrum(outcome.truth.reshape(-1, *outcome.truth.shape[2:]))
+    _, pred_spectra = energy_spectrum(outcome.prediction.reshape(-1, *outcome.truth.shape[2:]))
+    n_steps = outcome.truth.shape[1]
+    shape = (len(outcome.truth), n_steps, len(k))
+    true_spectra = true_spectra.sum(axis=-1).reshape(shape).mean(axis=0)
+    pred_spectra = pred_spectra.sum(axis=-1).reshape(shape).mean(axis=0)
+    steps = sorted({0, n_steps // 2, n_steps - 1})
+    plot_spectra(
+        k,
+        {f"lead time {outcome.lead_times[s]:g}": (true_spectra[s], pred_spectra[s]) for s in steps},
+        os.path.join(report_dir, f"spectra_{name}.png"),
+        title=f"{name}: energy spectra",
+    )
+    if outcome.truth.ndim == 4:  # 1D fields: [n, time, x, c]
+        plot_space_time(
+            outcome.truth[0, ..., 0],
+            outcome.prediction[0, ..., 0],
+            os.path.join(report_dir, f"spacetime_{name}.png"),
+            title=f"{name}: first trajectory",
+        )
 
 
 def markdown_table(results: dict[str, dict]) -> str:
@@ -80,6 +114,20 @@ def markdown_table(results: dict[str, dict]) -> str:
     for name, r in results.items():
         res = "x".join(str(n) for n in r["resolution"])
         lines.append(f"| {name} | {res} | {r['n']} | {r['l2']:.4f} | {r['h1']:.4f} |")
+    rollouts = {name: r["rollout"] for name, r in results.items() if "rollout" in r}
+    if rollouts:
+        lines += [
+            "",
+            "| test set | rollout steps | model dt | mean L2 | final L2 | "
+            "corr > 0.8 | corr > 0.9 | corr > 0.95 |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, r in rollouts.items():
+            times = " | ".join(f"{r['high_correlation_time'][t]:g}" for t in ("0.8", "0.9", "0.95"))
+            lines.append(
+                f"| {name} | {r['steps']} | {r['model_dt']:g} | {r['l2_mean']:.4f} | "
+                f"{r['l2_final']:.4f} | {times} |"
+            )
     return "\n".join(lines) + "\n"
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from opjax.data.formats import read_dataset
+from opjax.data.formats import open_dataset, read_dataset
 from opjax.data.normalizers import Normalizers, UnitGaussianNormalizer
 from opjax.data.sample import Sample
+from opjax.data.windowing import k_in_m_out
 from opjax.training.recipe import RecipeError
 
 
@@ -17,7 +18,20 @@ class Splits:
 
 
 def read_split(data_cfg: dict, path: str, n_samples: int = 0) -> Sample:
-    """Read one file with the recipe's format and keys (the first ``n_samples``; 0: all)."""
+    """Read one file with the recipe's format and keys (the first ``n_samples``; 0: all),
+    or, with ``data.window.field`` set, the windows of its first ``n_samples`` trajectories."""
+    window = data_cfg.get("window", {})
+    if window.get("field"):
+        with open_dataset(path, data_cfg["format"]) as file:
+            field = file.field(window["field"])
+            return k_in_m_out(
+                field,
+                window["k"],
+                window["m"],
+                stride=window["stride"],
+                time_step=window["time_step"],
+                samples=slice(0, n_samples or field.n_samples),
+            )
     return read_dataset(
         data_cfg["format"],
         path,

@@ -15,7 +15,11 @@ Sections:
 * ``[data]``: ``generate`` (a dataset recipe, see :mod:`opjax.data.generation`: its files
   are generated once, cached, and become ``train`` and ``test`` with format ``opjax_h5``),
   ``format``, ``train`` (file), ``n_train``, ``[data.test]`` (name -> file),
-  ``n_test``, ``normalize_x``, ``normalize_y``, ``x_key``, ``y_key``;
+  ``n_test``, ``normalize_x``, ``normalize_y``, ``x_key``, ``y_key`` (field keys such as
+  ``"u[0]"``, see :func:`opjax.data.fields.parse_field_key`), and ``[data.window]``:
+  ``field`` (a time-dependent field: train on all its ``k``-in / ``m``-out windows instead
+  of ``x_key``/``y_key``; ``n_train``/``n_test`` then count trajectories), ``k``, ``m``,
+  ``stride``, ``time_step`` (see :func:`opjax.data.windowing.k_in_m_out`);
 * ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"`` or
   ``"h1"``), ``h1_periodic``, ``shuffle``, ``eval_every``, ``checkpoint_every`` (epochs;
   the last epoch is always checkpointed, and ``best`` is chosen among checkpointed epochs);
@@ -49,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
         "normalize_y": True,
         "x_key": "x",
         "y_key": "y",
+        "window": {"field": "", "k": 1, "m": 1, "stride": 1, "time_step": 1},
     },
     "train": {
         "epochs": 20,

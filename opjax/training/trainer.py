@@ -76,6 +76,7 @@ def model_card(recipe: dict, model, normalizers: Normalizers, splits) -> dict:
         "data": {
             "format": recipe["data"]["format"],
             "x_key": recipe["data"]["x_key"],
+            "window": recipe["data"]["window"],
             "y_key": recipe["data"]["y_key"],
             "train_shape": {k: list(v.shape[1:]) for k, v in train.items()},
             "tests": {name: list(s["x"].shape[1:-1]) for name, s in splits.tests.items()},
