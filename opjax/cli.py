@@ -7,6 +7,7 @@ opjax evaluate RUN_DIR [--data [NAME=]FILE ...] [--rollout N]
                                                  errors, tables and plots of a run
 opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a dataset recipe
 opjax data info FILE [--format NAME]             what a dataset file holds (format detected)
+opjax benchmark SUITE.toml [--set key=value ...] train and evaluate a suite; results table
 """
 
 from __future__ import annotations
@@ -64,6 +65,20 @@ def _data_info(args) -> int:
 
     with open_dataset(args.file, args.format) as file:
         print(describe(file), end="")
+    return 0
+
+
+def _benchmark(args) -> int:
+    from opjax.evaluation.suite import run_suite, suite_markdown
+
+    table = run_suite(
+        args.suite,
+        overrides=args.set,
+        runs_dir=args.runs_dir,
+        results_dir=args.results_dir,
+        progress=not args.quiet,
+    )
+    print(suite_markdown(table), end="")
     return 0
 
 
@@ -139,6 +154,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
+
+    benchmark = verbs.add_parser("benchmark", help="train and evaluate a benchmark suite")
+    benchmark.add_argument("suite", help="a suite (TOML), e.g. evaluation/suites/cpu_quick.toml")
+    benchmark.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a recipe key in every run, e.g. --set train.epochs=2",
+    )
+    benchmark.add_argument("--runs-dir", default="runs/benchmark", help="where runs are kept")
+    benchmark.add_argument(
+        "--results-dir", help="where the table goes (default: evaluation/results next to suites/)"
+    )
+    benchmark.add_argument("--quiet", action="store_true", help="no progress bar")
+    benchmark.set_defaults(func=_benchmark)
 
     data = verbs.add_parser("data", help="inspect dataset files")
     data_verbs = data.add_subparsers(dest="data_verb", required=True)

@@ -57,8 +57,9 @@ class LazyField(abc.ABC):
         return self.shape[2 if self.time_dependent else 1 : -1]
 
 
-def _time_index(field: LazyField, times):
-    """Validate ``times`` against ``field``; return it with negative ints made positive."""
+def time_index(field: LazyField, times):
+    """Validate a time index for ``field`` (for :meth:`LazyField.read` implementations);
+    return it with a negative int made positive, None made ``slice(None)``."""
     if times is None:
         return slice(None)
     if not field.time_dependent:
@@ -95,7 +96,7 @@ class ArrayField(LazyField):
     time_axis: int = 1
 
     def read(self, samples, times=None):
-        times = _time_index(self, times)
+        times = time_index(self, times)
         if not self.time_dependent:
             block = self.source[samples]
             return np.asarray(self.to_channels_last(np.asarray(block)), np.float32)

@@ -12,6 +12,10 @@ wrapped around when the axis is periodic, third-order one-sided at the ends othe
 The quadrature weights of the norms cancel in the ratios. The functions here return the
 per-sample value ``[batch]``, summed over channels as neuraloperator sums over its batch
 and channel axes; the benchmark number is the mean over the test set.
+
+The other benchmarks' metrics live one concept per file and are re-exported here:
+``pdebench_metrics`` (PDEBench), ``the_well_metrics`` (The Well), ``poseidon_metrics``
+(Poseidon) and ``correlation_metrics`` (PDE-Refiner / pdearena).
 """
 
 from __future__ import annotations
@@ -20,6 +24,57 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+
+from opjax.evaluation.correlation_metrics import high_correlation_time, pearson_correlation
+from opjax.evaluation.pdebench_metrics import (
+    pdebench_brmse,
+    pdebench_crmse,
+    pdebench_frmse,
+    pdebench_max_error,
+    pdebench_metrics,
+    pdebench_nrmse,
+    pdebench_rmse,
+)
+from opjax.evaluation.poseidon_metrics import poseidon_median_relative_l1, poseidon_relative_lp
+from opjax.evaluation.the_well_metrics import (
+    default_spectral_bins,
+    well_binned_spectral_mse,
+    well_linf,
+    well_mae,
+    well_mse,
+    well_nmse,
+    well_nrmse,
+    well_pearson_r,
+    well_rmse,
+    well_vrmse,
+)
+
+__all__ = [
+    "default_spectral_bins",
+    "finite_difference",
+    "high_correlation_time",
+    "pdebench_brmse",
+    "pdebench_crmse",
+    "pdebench_frmse",
+    "pdebench_max_error",
+    "pdebench_metrics",
+    "pdebench_nrmse",
+    "pdebench_rmse",
+    "pearson_correlation",
+    "poseidon_median_relative_l1",
+    "poseidon_relative_lp",
+    "relative_h1",
+    "relative_lp",
+    "well_binned_spectral_mse",
+    "well_linf",
+    "well_mae",
+    "well_mse",
+    "well_nmse",
+    "well_nrmse",
+    "well_pearson_r",
+    "well_rmse",
+    "well_vrmse",
+]
 
 EPS = 1e-8
 

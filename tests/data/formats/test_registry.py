@@ -62,3 +62,24 @@ def test_data_info_prints_fields_times_and_coordinates(tmp_path, capsys, neuralo
     assert "| x | [1000, 16, 16, 1] | no |" in capsys.readouterr().out
     assert main(["data", "info", str(tmp_path / "none.h5")]) == 2
     assert "none.h5: no such file" in capsys.readouterr().err
+
+
+def test_benchmark_layouts_are_detected_by_their_own_format(tmp_path):
+    from tests.data.formats import fno_mat_files, pdebench_files
+
+    cases = {
+        "pdebench": [
+            pdebench_files.write_tensor(tmp_path / "adv.hdf5") or tmp_path / "adv.hdf5",
+            pdebench_files.write_darcy(tmp_path / "darcy.hdf5") or tmp_path / "darcy.hdf5",
+            pdebench_files.write_per_seed(tmp_path / "rd.h5") or tmp_path / "rd.h5",
+        ],
+        "fno_mat": [tmp_path / "v5.mat", tmp_path / "v73.mat"],
+    }
+    fno_mat_files.write_v5(tmp_path / "v5.mat", fno_mat_files.darcy_variables())
+    fno_mat_files.write_v73(tmp_path / "v73.mat", fno_mat_files.ns_variables())
+    cases["opjax_h5"] = [opjax_file(tmp_path / "gen.h5")]
+    for fmt, paths in cases.items():
+        for path in paths:
+            assert detect_format(path) == fmt, path
+            with open_dataset(path) as file:
+                assert file.format == fmt and file.n_samples > 0
