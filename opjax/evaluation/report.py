@@ -1,8 +1,10 @@
 """Evaluate a run directory on test files and write its report.
 
 ``evaluate_run(run_dir)`` computes neuraloperator's relative L2 and H1 errors (mean over
-the samples of a file) for each test file and writes ``report/metrics.json``,
-``report/metrics.md`` and ``report/samples_<name>.png``.
+the samples of a file) for each test file, and the metrics of the benchmark the file comes
+from (PDEBench, The Well, Poseidon: :mod:`opjax.evaluation.benchmark_metrics`); with
+``rollout = N``, also the errors, correlations and spectra of N-step rollouts. It writes
+``report/metrics.json``, ``report/metrics.md`` and PNG plots under ``report/``.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from opjax.evaluation.benchmark_metrics import benchmark_metrics
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.evaluation.plots import plot_curves, plot_samples, plot_space_time, plot_spectra
 from opjax.evaluation.rollout_evaluation import RolloutResult, evaluate_rollout
@@ -18,6 +21,9 @@ from opjax.load import load
 from opjax.training import run_dir as rd
 from opjax.training.datasets import read_split
 from opjax.training.sharding import batch_sharding, data_mesh
+
+# Formats whose benchmark defines its own metrics (see opjax.evaluation.benchmark_metrics).
+BENCHMARK_FORMATS = ("pdebench", "the_well", "poseidon")
 
 
 def evaluate_run(
@@ -52,8 +58,10 @@ def evaluate_run(
     results = {}
     for name, path in files.items():
         sample = read_split(data_cfg, path, n_samples or 0)
+        fmt = data_cfg["format"]
+        keep = len(sample["x"]) if fmt in BENCHMARK_FORMATS else n_plot
         errors, preds = per_sample_errors(
-            error_fn, run.params, sample, batch_size, sharding, keep_predictions=n_plot
+            error_fn, run.params, sample, batch_size, sharding, keep_predictions=keep
         )
         results[name] = {
             **summarize(errors),
@@ -61,16 +69,25 @@ def evaluate_run(
             "resolution": list(sample["x"].shape[1:-1]),
             "file": os.path.abspath(path),
         }
+        n_space = sample["x"].ndim - 2
+        if fmt in BENCHMARK_FORMATS:
+            results[name]["benchmark"] = benchmark_metrics(
+                fmt, preds, sample["y"], n_spatial_dims=n_space
+            )
         plot_samples(
             sample["x"][:n_plot],
             sample["y"][:n_plot],
-            preds,
+            preds[:n_plot],
             os.path.join(report_dir, f"samples_{name}.png"),
             title=f"{os.path.basename(run_dir.rstrip('/'))}: {name}",
         )
         if rollout:
             outcome = evaluate_rollout(run, data_cfg, path, rollout, n_samples)
             results[name]["rollout"] = outcome.summary()
+            if fmt in BENCHMARK_FORMATS:
+                results[name]["rollout"]["benchmark"] = benchmark_metrics(
+                    fmt, outcome.prediction, outcome.truth, n_spatial_dims=n_space
+                )
             _plot_rollout(outcome, report_dir, name)
     rd.atomic_write(os.path.join(report_dir, "metrics.json"), json.dumps(results, indent=2) + "\n")
     rd.atomic_write(os.path.join(report_dir, "metrics.md"), markdown_table(results))
@@ -128,6 +145,15 @@ def markdown_table(results: dict[str, dict]) -> str:
                 f"| {name} | {r['steps']} | {r['model_dt']:g} | {r['l2_mean']:.4f} | "
                 f"{r['l2_final']:.4f} | {times} |"
             )
+    for name, r in results.items():
+        for title, metrics in (
+            ("one step", r.get("benchmark")),
+            ("rollout", r.get("rollout", {}).get("benchmark")),
+        ):
+            if metrics:
+                lines += ["", f"| {name} ({title}) | " + " | ".join(metrics) + " |"]
+                lines += ["| --- " * (len(metrics) + 1) + "|"]
+                lines += ["| | " + " | ".join(f"{v:.4g}" for v in metrics.values()) + " |"]
     return "\n".join(lines) + "\n"
 
 

@@ -21,6 +21,8 @@ from opjax.data.formats.neuralop_pt import open_neuralop_pt, read_neuralop_pt
 from opjax.data.formats.opjax_h5 import FORMAT as OPJAX_H5_FORMAT
 from opjax.data.formats.opjax_h5 import open_opjax_h5
 from opjax.data.formats.pdebench import detect_pdebench, open_pdebench
+from opjax.data.formats.poseidon import detect_poseidon, open_poseidon
+from opjax.data.formats.the_well import detect_the_well, open_the_well
 from opjax.data.sample import Sample
 
 
@@ -52,6 +54,8 @@ FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
         Format("opjax_h5", open_opjax_h5, _is_opjax_h5, "opjax's own HDF5 (opjax generate)"),
+        Format("the_well", open_the_well, detect_the_well, "The Well HDF5"),
+        Format("poseidon", open_poseidon, detect_poseidon, "Poseidon (scOT) NetCDF4 datasets"),
         Format("pdebench", open_pdebench, detect_pdebench, "PDEBench HDF5 (single or per-seed)"),
         Format("fno_mat", open_fno_mat, detect_fno_mat, "FNO paper .mat (MATLAB v5 or v7.3)"),
         Format("neuralop_pt", open_neuralop_pt, _is_torch_archive, "neuraloperator .pt"),

@@ -83,3 +83,14 @@ def test_benchmark_layouts_are_detected_by_their_own_format(tmp_path):
             assert detect_format(path) == fmt, path
             with open_dataset(path) as file:
                 assert file.format == fmt and file.n_samples > 0
+
+
+def test_well_and_poseidon_files_are_detected(tmp_path):
+    from tests.data.formats import poseidon_files, the_well_files
+
+    well = the_well_files.write_well_file(tmp_path / "shear_flow.hdf5")
+    assert detect_format(well) == "the_well"
+    nc = poseidon_files.write_dataset(tmp_path, "NS-PwC", 3)
+    assert detect_format(nc) == "poseidon"
+    with open_dataset(nc) as file:
+        assert file.format == "poseidon" and "velocity" in file.fields
