@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 
+from opjax.data.formats import detect_format
 from opjax.evaluation.benchmark_metrics import benchmark_metrics
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.evaluation.plots import plot_curves, plot_samples, plot_space_time, plot_spectra
@@ -57,7 +58,9 @@ def evaluate_run(
     report_dir = os.path.join(run_dir, rd.REPORT)
     results = {}
     for name, path in files.items():
-        sample = read_split(data_cfg, path, n_samples or 0)
+        if data:  # a file named on the command line: its own format, all of it
+            data_cfg = {**config["data"], "format": detect_format(path), "test_split": ""}
+        sample = read_split(data_cfg, path, n_samples or 0, data_cfg.get("test_split", ""))
         fmt = data_cfg["format"]
         keep = len(sample["x"]) if fmt in BENCHMARK_FORMATS else n_plot
         errors, preds = per_sample_errors(

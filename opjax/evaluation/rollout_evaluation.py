@@ -77,7 +77,11 @@ def evaluate_rollout(
     with open_dataset(path, data_cfg["format"]) as file:
         name, k, time_step = rollout_spec(data_cfg, file)
         field = file.field(name)
-        samples = slice(0, n_samples or field.n_samples)
+        split = data_cfg.get("test_split", "")
+        if split and split not in file.splits:
+            raise DataFormatError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
+        indices = np.asarray(file.splits[split] if split else np.arange(field.n_samples))
+        samples = indices[: n_samples or len(indices)]
         target = rollout_targets(field, k, n_steps, time_step=time_step, samples=samples)
         times = np.arange(field.shape[1]) if file.times is None else np.asarray(file.times)
     kept = times[::time_step]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from opjax.data.formats import open_dataset, read_dataset
 from opjax.data.normalizers import Normalizers, UnitGaussianNormalizer
 from opjax.data.sample import Sample
@@ -17,20 +19,24 @@ class Splits:
     tests: dict[str, Sample]
 
 
-def read_split(data_cfg: dict, path: str, n_samples: int = 0) -> Sample:
-    """Read one file with the recipe's format and keys (the first ``n_samples``; 0: all),
-    or, with ``data.window.field`` set, the windows of its first ``n_samples`` trajectories."""
+def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -> Sample:
+    """Read one file with the recipe's format and keys: its first ``n_samples`` samples
+    (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
+    ``data.window.field`` set, the windows of those trajectories instead."""
     window = data_cfg.get("window", {})
     if window.get("field"):
         with open_dataset(path, data_cfg["format"]) as file:
             field = file.field(window["field"])
+            if split and split not in file.splits:
+                raise RecipeError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
+            indices = file.splits[split] if split else np.arange(field.n_samples)
             return k_in_m_out(
                 field,
                 window["k"],
                 window["m"],
                 stride=window["stride"],
                 time_step=window["time_step"],
-                samples=slice(0, n_samples or field.n_samples),
+                samples=np.asarray(indices[: n_samples or len(indices)]),
             )
     return read_dataset(
         data_cfg["format"],
@@ -38,6 +44,7 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0) -> Sample:
         x_key=data_cfg["x_key"],
         y_key=data_cfg["y_key"],
         n_samples=n_samples or None,
+        split=split or None,
     )
 
 
@@ -66,9 +73,9 @@ def load_splits(data_cfg: dict) -> Splits:
         raise RecipeError("data.train is not set: name the training file")
     if not data_cfg["test"]:
         raise RecipeError("data.test is empty: name at least one test file")
-    train = read_split(data_cfg, data_cfg["train"], data_cfg["n_train"])
+    train = read_split(data_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"])
     tests = {
-        name: read_split(data_cfg, path, data_cfg["n_test"])
+        name: read_split(data_cfg, path, data_cfg["n_test"], data_cfg["test_split"])
         for name, path in data_cfg["test"].items()
     }
     channels = (train["x"].shape[-1], train["y"].shape[-1])

@@ -15,8 +15,10 @@ Sections:
 * ``[data]``: ``generate`` (a dataset recipe, see :mod:`opjax.data.generation`: its files
   are generated once, cached, and become ``train`` and ``test`` with format ``opjax_h5``),
   ``format``, ``train`` (file), ``n_train``, ``[data.test]`` (name -> file),
-  ``n_test``, ``normalize_x``, ``normalize_y``, ``x_key``, ``y_key`` (field keys such as
-  ``"u[0]"``, see :func:`opjax.data.fields.parse_field_key`), and ``[data.window]``:
+  ``n_test``, ``train_split`` and ``test_split`` (for files that define their own splits,
+  such as Poseidon's: which one to read; empty: the whole file), ``normalize_x``,
+  ``normalize_y``, ``x_key``, ``y_key`` (field keys such as ``"u[0]"``, see
+  :func:`opjax.data.fields.parse_field_key`), and ``[data.window]``:
   ``field`` (a time-dependent field: train on all its ``k``-in / ``m``-out windows instead
   of ``x_key``/``y_key``; ``n_train``/``n_test`` then count trajectories), ``k``, ``m``,
   ``stride``, ``time_step`` (see :func:`opjax.data.windowing.k_in_m_out`);
@@ -46,8 +48,10 @@ DEFAULTS: dict[str, Any] = {
         "generate": "",
         "format": "neuralop_pt",
         "train": "",
+        "train_split": "",
         "n_train": 0,
         "test": {},
+        "test_split": "",
         "n_test": 0,
         "normalize_x": False,
         "normalize_y": True,
