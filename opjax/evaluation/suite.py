@@ -123,13 +123,25 @@ def run_suite(
         "suite": suite["name"],
         "description": suite["description"],
         "opjax_version": __version__,
-        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "machine": f"{_cpu_name()}, {os.cpu_count()} cores",
         "runs": rows,
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     rd.atomic_write(results_dir / f"{suite['name']}.json", json.dumps(table, indent=2) + "\n")
     rd.atomic_write(results_dir / f"{suite['name']}.md", suite_markdown(table))
     return table
+
+
+def _cpu_name() -> str:
+    """The CPU model (from ``/proc/cpuinfo`` on Linux), else the architecture."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def suite_markdown(table: dict) -> str:
