@@ -1,0 +1,184 @@
+"""The same FNO in opjax and in neuraloperator: train step and inference, on this machine.
+
+    pip install -e ".[bench]"      # torch and neuraloperator 2.0.0, benchmark-only
+    python evaluation/speed/fno_vs_neuralop.py [--repeats 30] [--out FILE.md]
+
+The model is neuraloperator 2.0.0's ``FNO(n_modes=(16, 16), in_channels=1, out_channels=1,
+hidden_channels=32)`` (its defaults otherwise: grid embedding, 4 layers, channel MLPs with
+soft gating, lifting and projection ratio 2), with random weights; opjax runs the same
+weights, converted by ``opjax.convert.fno_params_from_neuralop`` (the script first checks
+that the outputs agree). Inputs are ``[16, 64, 64]`` fields (batch 16, 64x64).
+
+* inference: one forward pass (``torch.no_grad`` and ``eval()``; ``jax.jit(model.apply)``);
+* train step: forward, relative L2 loss, backward and an AdamW update (``torch.optim.AdamW``;
+  ``optax.adamw`` in one jitted step with donated parameters and optimiser state).
+
+Each is warmed up (and compiled), then timed ``--repeats`` times with the two libraries
+interleaved; the table gives medians and the ratio neuraloperator / opjax (above 1: opjax
+is faster). Both run in this one process, one at a time, after ``opjax.host_memory``'s
+malloc tuning (which therefore applies to both).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+BATCH, SIZE, MODES, WIDTH = 16, 64, 16, 32
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def build_torch():
+    import torch
+    from neuralop.models import FNO
+
+    torch.manual_seed(0)
+    model = FNO(n_modes=(MODES, MODES), in_channels=1, out_channels=1, hidden_channels=WIDTH)
+    x = torch.randn(BATCH, 1, SIZE, SIZE)
+    y = torch.randn(BATCH, 1, SIZE, SIZE)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-4)
+
+    def infer():
+        model.eval()
+        with torch.no_grad():
+            return model(x)
+
+    def train_step():
+        model.train()
+        optimizer.zero_grad()
+        out = model(x)
+        diff = (out - y).flatten(1).norm(dim=1) / y.flatten(1).norm(dim=1)
+        loss = diff.mean()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return model, x, y, infer, train_step
+
+
+def build_jax(torch_model, x_torch, y_torch):
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from opjax.convert import fno_params_from_neuralop
+    from opjax.evaluation.metrics import relative_lp
+    from opjax.models import FNO
+
+    state = {
+        k: v.detach().numpy() for k, v in torch_model.state_dict().items() if hasattr(v, "detach")
+    }
+    params = fno_params_from_neuralop(state)
+    model = FNO(n_modes=(MODES, MODES), in_channels=1, out_channels=1, hidden_channels=WIDTH)
+    x = jnp.asarray(x_torch.numpy()).transpose(0, 2, 3, 1)
+    y = jnp.asarray(y_torch.numpy()).transpose(0, 2, 3, 1)
+    apply = jax.jit(model.apply)
+    optimizer = optax.adamw(1e-3, weight_decay=1e-4)
+
+    def loss_fn(p):
+        return jnp.mean(relative_lp(model.apply(p, x), y))
+
+    @jax.jit
+    def _step(p, opt_state):
+        loss, grads = jax.value_and_grad(loss_fn)(p)
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return optax.apply_updates(p, updates), opt_state, loss
+
+    step = jax.jit(_step, donate_argnums=(0, 1))
+    train_state = {"params": jax.tree.map(jnp.array, params), "opt": optimizer.init(params)}
+
+    def infer():
+        return apply(params, x).block_until_ready()
+
+    def train_step():
+        p, o, loss = step(train_state["params"], train_state["opt"])
+        train_state["params"], train_state["opt"] = p, o
+        return loss.block_until_ready()
+
+    return params, apply, x, infer, train_step
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=30)
+    parser.add_argument(
+        "--out", default=os.path.join(os.path.dirname(__file__), "fno_vs_neuralop.md")
+    )
+    args = parser.parse_args()
+
+    import jax
+    import neuralop
+    import torch
+
+    from opjax.host_memory import retain_freed_memory
+
+    retain_freed_memory()
+    torch_model, xt, yt, torch_infer, torch_train = build_torch()
+    params, apply, xj, jax_infer, jax_train = build_jax(torch_model, xt, yt)
+    reference = torch_infer().numpy().transpose(0, 2, 3, 1)
+    ours = np.asarray(apply(params, xj))
+    agreement = float(np.abs(ours - reference).max() / np.abs(reference).max())
+
+    rows = []
+    for label, fns in (
+        ("inference", (torch_infer, jax_infer)),
+        ("train step", (torch_train, jax_train)),
+    ):
+        for fn in fns:  # warm-up and compilation
+            fn()
+            fn()
+        times = {"neuraloperator": [], "opjax": []}
+        for _ in range(args.repeats):
+            times["neuraloperator"].append(timed(fns[0]))
+            times["opjax"].append(timed(fns[1]))
+        medians = {k: statistics.median(v) for k, v in times.items()}
+        rows.append((label, medians["opjax"], medians["neuraloperator"]))
+
+    lines = [
+        "# FNO in opjax and in neuraloperator: train step and inference",
+        "",
+        f"Machine: {cpu_name()}, {os.cpu_count()} cores; torch {torch.__version__} "
+        f"({torch.get_num_threads()} threads), neuraloperator {neuralop.__version__}, "
+        f"jax {jax.__version__}. Date: {datetime.date.today().isoformat()}.",
+        "",
+        f"Command: `python evaluation/speed/fno_vs_neuralop.py --repeats {args.repeats}`. "
+        f"FNO n_modes (16, 16), width 32, batch 16, 64x64, float32, same weights "
+        f"(outputs agree to {agreement:.1e} relative); medians of {args.repeats} interleaved "
+        "repeats after warm-up.",
+        "",
+        "| | opjax (ms) | neuraloperator (ms) | ratio neuraloperator / opjax |",
+        "| --- | --- | --- | --- |",
+    ]
+    for label, ours, theirs in rows:
+        ratio = theirs / ours
+        lines.append(f"| {label} | {1e3 * ours:.1f} | {1e3 * theirs:.1f} | **{ratio:.2f}x** |")
+    table = "\n".join(lines) + "\n"
+    print(table)
+    with open(args.out, "w") as f:
+        f.write(table)
+
+
+if __name__ == "__main__":
+    main()
