@@ -5,6 +5,7 @@ fields ``x [batch, *space, in_channels]``.
 """
 
 from opjax.models.fno import FNO
+from opjax.models.lsm import LSM
 from opjax.models.registry import (
     build_model,
     hparam_names,
@@ -15,6 +16,7 @@ from opjax.models.registry import (
 
 __all__ = [
     "FNO",
+    "LSM",
     "build_model",
     "hparam_names",
     "model_hparams",

@@ -1,5 +1,10 @@
 """Objectives: pure functions ``(params, batch, rng) -> (loss, aux)``.
 
+``params`` are the model's variables: the trainable ``"params"`` collection and any state
+collections (``"batch_stats"`` of batch norm). An objective that updates state returns the
+new state collections as ``aux["model_state"]``; the train step differentiates with
+respect to ``"params"`` only and carries the state forward.
+
 A batch is a Sample (normalised) plus ``weight [batch]``: 1 for real samples, 0 for the
 padding that fills the last batch of an epoch to the fixed batch size (one compiled shape,
 and always divisible by the number of devices). The loss is the weighted mean of a
@@ -37,8 +42,15 @@ def one_step_objective(model: nn.Module, loss: Callable) -> Objective:
 
     def objective(params, batch, rng):
         del rng
-        pred = model.apply(params, batch["x"], t=batch.get("t"), train=True)
+        state = [name for name in params if name != "params"]
+        aux = {}
+        if state:  # e.g. batch norm: update the running statistics in train mode
+            pred, aux["model_state"] = model.apply(
+                params, batch["x"], t=batch.get("t"), train=True, mutable=state
+            )
+        else:
+            pred = model.apply(params, batch["x"], t=batch.get("t"), train=True)
         values = loss(pred, batch["y"])
-        return weighted_mean(values, batch["weight"]), {}
+        return weighted_mean(values, batch["weight"]), aux
 
     return objective

@@ -126,7 +126,8 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     key = jax.random.PRNGKey(recipe["seed"])
     init_key, step_key = jax.random.split(key)
     params = jax.jit(model.init)(init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype))
-    state = {"params": params, "opt_state": optimizer.init(params), "step": jnp.int32(0)}
+    # The optimiser sees the trainable collection only (not batch-norm statistics).
+    state = {"params": params, "opt_state": optimizer.init(params["params"]), "step": jnp.int32(0)}
     state = jax.device_put(state, replicated(mesh))
 
     checkpoints = RunCheckpoints(str(run_path / rd.CHECKPOINTS))
@@ -257,10 +258,17 @@ def _make_train_step(objective, optimizer, step_key, mesh):
         batch = {"x": data["x"][idx], "y": data["y"][idx], "weight": weight}
         batch = jax.lax.with_sharding_constraint(batch, shard)
         rng = jax.random.fold_in(step_key, state["step"])
-        (loss, _), grads = jax.value_and_grad(objective, has_aux=True)(state["params"], batch, rng)
-        updates, opt_state = optimizer.update(grads, state["opt_state"], state["params"])
-        params = optax.apply_updates(state["params"], updates)
-        return {"params": params, "opt_state": opt_state, "step": state["step"] + 1}, loss
+        variables = state["params"]
+        model_state = {k: v for k, v in variables.items() if k != "params"}
+
+        def loss_of(trainable):
+            return objective({"params": trainable, **model_state}, batch, rng)
+
+        (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(variables["params"])
+        updates, opt_state = optimizer.update(grads, state["opt_state"], variables["params"])
+        trainable = optax.apply_updates(variables["params"], updates)
+        variables = {"params": trainable, **aux.get("model_state", model_state)}
+        return {"params": variables, "opt_state": opt_state, "step": state["step"] + 1}, loss
 
     rep = replicated(mesh)
     return jax.jit(

@@ -38,6 +38,30 @@ CONFORMANCE = {
         shapes={1: (16,), 2: (8, 12), 3: (6, 6, 6)},
         other_resolution={1: (24,), 2: (12, 16), 3: (8, 8, 8)},
     ),
+    "lsm": Family(
+        hparams={
+            1: {
+                "d_model": 8,
+                "num_token": 2,
+                "num_basis": 3,
+                "patch_size": (2,),
+                "n_levels": 3,
+                "num_heads": 2,
+                "projection_channels": 8,
+            },
+            2: {
+                "d_model": 8,
+                "num_token": 2,
+                "num_basis": 3,
+                "patch_size": (2, 2),
+                "n_levels": 3,
+                "num_heads": 2,
+                "projection_channels": 8,
+            },
+        },
+        shapes={1: (16,), 2: (16, 16)},
+        other_resolution={1: (32,), 2: (32, 16)},
+    ),
 }
 
 IN, OUT, BATCH = 3, 2, 2
