@@ -8,6 +8,7 @@ opjax evaluate RUN_DIR [--data [NAME=]FILE ...] [--rollout N]
 opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a dataset recipe
 opjax data info FILE [--format NAME]             what a dataset file holds (format detected)
 opjax benchmark SUITE.toml [--set key=value ...] train and evaluate a suite; results table
+opjax convert neuralop CKPT_DIR OUT [--name NAME] a neuraloperator FNO/TFNO checkpoint -> OUT
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def _benchmark(args) -> int:
         progress=not args.quiet,
     )
     print(suite_markdown(table), end="")
+    return 0
+
+
+def _convert_neuralop(args) -> int:
+    from opjax.convert.neuralop import convert_neuralop_cli
+
+    out = convert_neuralop_cli(args.checkpoint, args.out, name=args.name)
+    print(f"converted {args.checkpoint} -> {out} (load with opjax.load({str(out)!r}))")
     return 0
 
 
@@ -170,6 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     benchmark.add_argument("--quiet", action="store_true", help="no progress bar")
     benchmark.set_defaults(func=_benchmark)
+
+    convert = verbs.add_parser("convert", help="import checkpoints of other libraries")
+    convert_verbs = convert.add_subparsers(dest="convert_verb", required=True)
+    neuralop = convert_verbs.add_parser(
+        "neuralop", help="a neuraloperator FNO/TFNO checkpoint (save_checkpoint's files)"
+    )
+    neuralop.add_argument("checkpoint", help="the folder (or one of its two files)")
+    neuralop.add_argument("out", help="the opjax model directory to write")
+    neuralop.add_argument("--name", help="the checkpoint's save_name, if the folder holds several")
+    neuralop.set_defaults(func=_convert_neuralop)
 
     data = verbs.add_parser("data", help="inspect dataset files")
     data_verbs = data.add_subparsers(dest="data_verb", required=True)

@@ -108,3 +108,19 @@ def test_train_without_a_recipe_generates_data_and_reports(tmp_path, monkeypatch
     config = tomllib.loads((run / "config.toml").read_text())
     assert config["data"]["format"] == "opjax_h5"
     assert config["data"]["train"] == str(tmp_path / "data" / "tiny" / "train.h5")
+
+
+def test_convert_neuralop_then_evaluate_on_the_converted_model(tmp_path, capsys):
+    import numpy as np
+
+    import opjax
+
+    checkpoints = REPO / "tests" / "fixtures" / "neuralop_checkpoints"
+    out = tmp_path / "tfno"
+    assert main(["convert", "neuralop", str(checkpoints / "tfno2d_cp"), str(out)]) == 0
+    assert f"-> {out}" in capsys.readouterr().out
+    expected = np.load(checkpoints / "outputs.npz")
+    prediction = opjax.load(out).predict(expected["tfno2d_cp/x0"])
+    np.testing.assert_allclose(prediction, expected["tfno2d_cp/y0"], rtol=1e-5, atol=1e-5)
+    assert main(["convert", "neuralop", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
+    assert "missing" in capsys.readouterr().err

@@ -18,6 +18,17 @@ with sigma the exact (erf) GELU, omitted after the last block. The spectral conv
 keeps the lowest ``n_modes`` frequencies in every dimension (see
 :mod:`opjax.models.layers.spectral_conv`), so the operator is resolution-invariant: weights
 trained at 16x16 act on a 32x32 grid.
+
+neuraloperator's other block options, with its meaning:
+
+* ``norm``: ``"group_norm"`` (one group, affine) or ``"instance_norm"`` (no affine), two
+  per block: ``h = sigma(N_0(K v) + S v)``, ``v' = sigma(N_1(M h + G v))``;
+* ``preactivation``: ``u = N_0(sigma(v))``, ``h = N_1(sigma(K u + S u))``,
+  ``v' = M h + G u`` (sigma omitted after the last block's spectral part, as above);
+* ``stabilizer="tanh"``: the spectral convolution acts on ``tanh(v)`` (skips on ``v``);
+* ``factorization``/``rank``/``fixed_rank_modes``/``separable``/``fft_norm``: the spectral
+  weights (TFNO is ``factorization="tucker"``), see
+  :class:`opjax.models.layers.SpectralConv`.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from collections.abc import Sequence
 
 import flax.linen as nn
 import jax
+import jax.numpy as jnp
 
 from opjax.models.layers import (
     ChannelMLP,
@@ -41,6 +53,35 @@ from opjax.models.layers import (
 from opjax.models.registry import register
 
 SKIP_TYPES = ("linear", "soft-gating", "identity", "none")
+NORMS = (None, "group_norm", "instance_norm")
+STABILIZERS = (None, "tanh")
+
+
+class GroupNorm(nn.Module):
+    """``torch.nn.GroupNorm(1, channels)``: normalise each sample over space and channels
+    (biased variance, ``eps``), then a per-channel affine map."""
+
+    eps: float = 1e-5
+
+    @nn.compact
+    def __call__(self, x: jax.Array) -> jax.Array:
+        axes = tuple(range(1, x.ndim))
+        mean = jnp.mean(x, axis=axes, keepdims=True)
+        var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+        y = (x - mean) * jax.lax.rsqrt(var + self.eps)
+        channels = (x.shape[-1],)
+        weight = self.param("weight", nn.initializers.ones, channels).astype(x.dtype)
+        bias = self.param("bias", nn.initializers.zeros, channels).astype(x.dtype)
+        shape = (1,) * (x.ndim - 1) + (-1,)
+        return y * weight.reshape(shape) + bias.reshape(shape)
+
+
+def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
+    """``torch.nn.functional.instance_norm``: each sample and channel over space, no affine."""
+    axes = tuple(range(1, x.ndim - 1))
+    mean = jnp.mean(x, axis=axes, keepdims=True)
+    var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
+    return (x - mean) * jax.lax.rsqrt(var + eps)
 
 
 def _skip(kind: str, channels: int, name: str):
@@ -77,6 +118,16 @@ class FNO(nn.Module):
         domain_padding: fraction of each axis zero-padded on both sides (0: none), one
             value or one per axis.
         spectral_method: ``"auto"``, ``"dft"`` or ``"fft"`` (same numbers, different speed).
+        fft_norm: ``"forward"``, ``"backward"`` or ``"ortho"`` (same map, see SpectralConv).
+        factorization: spectral weights ``None`` (dense), ``"tucker"`` (TFNO), ``"cp"``
+            or ``"tt"``.
+        rank: of the factorization; a float is a fraction of the dense parameter count
+            (tensorly's rule), an int or ints the ranks themselves.
+        fixed_rank_modes: leave the input-channel mode of a Tucker weight unfactorized.
+        separable: one spectral weight per channel instead of a channel-mixing matrix.
+        norm: ``None``, ``"group_norm"`` or ``"instance_norm"`` (two per block).
+        preactivation: apply GELU (and norm) before each block's convolution.
+        stabilizer: ``None`` or ``"tanh"`` (applied to the spectral convolution's input).
     """
 
     n_modes: Sequence[int]
@@ -93,6 +144,14 @@ class FNO(nn.Module):
     fno_skip: str = "linear"
     domain_padding: float | Sequence[float] = 0.0
     spectral_method: str = "auto"
+    fft_norm: str = "forward"
+    factorization: str | None = None
+    rank: float | int | Sequence[int] = 1.0
+    fixed_rank_modes: bool = False
+    separable: bool = False
+    norm: str | None = None
+    preactivation: bool = False
+    stabilizer: str | None = None
 
     @nn.compact
     def __call__(self, x: jax.Array, t: jax.Array | None = None, train: bool = False):
@@ -115,6 +174,10 @@ class FNO(nn.Module):
         ):
             if kind not in SKIP_TYPES:
                 raise ValueError(f"{field}={kind!r}; expected one of {SKIP_TYPES}")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm={self.norm!r}; expected one of {NORMS}")
+        if self.stabilizer not in STABILIZERS:
+            raise ValueError(f"stabilizer={self.stabilizer!r}; expected one of {STABILIZERS}")
 
         if self.grid_embedding:
             x = append_grid(x)
@@ -133,26 +196,53 @@ class FNO(nn.Module):
 
         mlp_width = round(self.hidden_channels * self.channel_mlp_expansion)
         for i in range(self.n_layers):
-            last = i == self.n_layers - 1
-            fno_skip = _skip(self.fno_skip, self.hidden_channels, f"fno_skip_{i}")
-            mlp_skip = _skip(self.channel_mlp_skip, self.hidden_channels, f"channel_mlp_skip_{i}")
-            conv = SpectralConv(
-                self.hidden_channels, self.n_modes, self.spectral_method, name=f"spectral_conv_{i}"
-            )
-            h = conv(x)
-            if fno_skip is not None:
-                h = h + fno_skip(x)
-            if not last:
-                h = gelu(h)
-            if self.use_channel_mlp:
-                mlp = ChannelMLP(mlp_width, self.hidden_channels, gelu, name=f"channel_mlp_{i}")
-                y = mlp(h)
-                if mlp_skip is not None:
-                    y = y + mlp_skip(x)
-                h = y
-            x = gelu(h) if not last else h
+            x = self._block(x, i, mlp_width)
 
         if any(widths):
             x = unpad(x, widths)
         projection_width = int(self.projection_channel_ratio * self.hidden_channels)
         return ChannelMLP(projection_width, self.out_channels, gelu, name="projection")(x)
+
+    def _norm(self, index: int):
+        if self.norm == "group_norm":
+            return GroupNorm(name=f"norm_{index}")
+        if self.norm == "instance_norm":
+            return instance_norm
+        return lambda v: v
+
+    def _block(self, x: jax.Array, i: int, mlp_width: int) -> jax.Array:
+        """Fourier block ``i`` (neuraloperator's ``FNOBlocks.forward``, post- or
+        pre-activation)."""
+        last = i == self.n_layers - 1
+        act = (lambda v: v) if last else gelu
+        if self.preactivation:
+            x = self._norm(2 * i)(gelu(x))
+        fno_skip = _skip(self.fno_skip, self.hidden_channels, f"fno_skip_{i}")
+        mlp_skip = _skip(self.channel_mlp_skip, self.hidden_channels, f"channel_mlp_skip_{i}")
+        conv = SpectralConv(
+            self.hidden_channels,
+            self.n_modes,
+            self.spectral_method,
+            fft_norm=self.fft_norm,
+            factorization=self.factorization,
+            rank=self.rank,
+            fixed_rank_modes=self.fixed_rank_modes,
+            separable=self.separable,
+            name=f"spectral_conv_{i}",
+        )
+        h = conv(jnp.tanh(x) if self.stabilizer == "tanh" else x)
+        if not self.preactivation:
+            h = self._norm(2 * i)(h)
+        if fno_skip is not None:
+            h = h + fno_skip(x)
+        h = act(h)
+        if self.preactivation:
+            h = self._norm(2 * i + 1)(h)
+        if self.use_channel_mlp:
+            y = ChannelMLP(mlp_width, self.hidden_channels, gelu, name=f"channel_mlp_{i}")(h)
+            if mlp_skip is not None:
+                y = y + mlp_skip(x)
+            h = y
+        if not self.preactivation:
+            h = act(self._norm(2 * i + 1)(h))
+        return h
