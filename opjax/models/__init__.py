@@ -13,10 +13,12 @@ from opjax.models.registry import (
     register,
     registered_models,
 )
+from opjax.models.unet import UNet
 
 __all__ = [
     "FNO",
     "LSM",
+    "UNet",
     "build_model",
     "hparam_names",
     "model_hparams",

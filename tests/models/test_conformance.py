@@ -10,6 +10,7 @@ evaluation at another resolution.
 """
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -62,6 +63,23 @@ CONFORMANCE = {
         shapes={1: (16,), 2: (16, 16)},
         other_resolution={1: (32,), 2: (32, 16)},
     ),
+    "unet": Family(
+        hparams={
+            rank: {
+                "hidden_channels": 8,
+                "ch_mults": (1, 2),
+                "n_blocks": 1,
+                "norm_groups": 1,
+                "output_norm_groups": 1,
+                "zero_init_output": False,
+                "zero_init_residual": False,
+            }
+            for rank in (1, 2)
+        },
+        shapes={1: (16,), 2: (8, 16)},
+        other_resolution={1: (32,), 2: (16, 16)},
+        conditioned=True,
+    ),
 }
 
 IN, OUT, BATCH = 3, 2, 2
@@ -80,10 +98,17 @@ def inputs(name, rank, shape=None, seed=0):
     return x, t
 
 
-def init(name, rank, key=0):
+@functools.cache  # compiling dominates: one jitted init and apply per (family, rank)
+def compiled(name, rank):
     model = build(name, rank)
+    return model, jax.jit(model.init), jax.jit(model.apply)
+
+
+@functools.cache
+def init(name, rank, key=0):
+    model, jit_init, _ = compiled(name, rank)
     x, t = inputs(name, rank)
-    return model, model.init(jax.random.PRNGKey(key), x, t), x, t
+    return model, jit_init(jax.random.PRNGKey(key), x, t), x, t
 
 
 def test_every_registered_model_is_covered():
@@ -95,8 +120,9 @@ def test_shape_jit_and_gradients(name, rank):
     model, params, x, t = init(name, rank)
     y = model.apply(params, x, t)
     assert y.shape == (BATCH, *CONFORMANCE[name].shapes[rank], OUT)
-    np.testing.assert_allclose(jax.jit(model.apply)(params, x, t), y, rtol=1e-5, atol=1e-5)
-    grads = jax.grad(lambda p: jnp.sum(model.apply(p, x, t) ** 2))(params)
+    apply = compiled(name, rank)[2]
+    np.testing.assert_allclose(apply(params, x, t), y, rtol=1e-5, atol=1e-5)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, x, t) ** 2)))(params)
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert sum(float(jnp.sum(jnp.abs(g))) for g in leaves) > 0
@@ -112,7 +138,8 @@ def test_determinism_under_a_fixed_key(name, rank):
     assert not all(
         jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), params, other))
     )
-    np.testing.assert_array_equal(model.apply(params, x, t), model.apply(again, x, t))
+    apply = compiled(name, rank)[2]
+    np.testing.assert_array_equal(apply(params, x, t), apply(again, x, t))
 
 
 @pytest.mark.parametrize("name, rank", CASES)
@@ -126,8 +153,9 @@ def test_checkpoint_round_trip_and_model_card_rebuild(name, rank, tmp_path):
     loaded = restored.restore_params("latest", template)
     restored.close()
     rebuilt = build_model(name, model_hparams(model))
-    assert rebuilt == model
-    np.testing.assert_array_equal(rebuilt.apply(loaded, x, t), model.apply(params, x, t))
+    assert rebuilt == model and hash(rebuilt) == hash(model)  # the same module, so same apply
+    apply = compiled(name, rank)[2]
+    np.testing.assert_array_equal(apply(loaded, x, t), apply(params, x, t))
 
 
 @pytest.mark.parametrize(
@@ -137,5 +165,5 @@ def test_resolution_change(name, rank):
     model, params, _, _ = init(name, rank)
     shape = CONFORMANCE[name].other_resolution[rank]
     x, t = inputs(name, rank, shape, seed=1)
-    y = model.apply(params, x, t)
+    y = compiled(name, rank)[2](params, x, t)
     assert y.shape == (BATCH, *shape, OUT) and bool(jnp.all(jnp.isfinite(y)))
