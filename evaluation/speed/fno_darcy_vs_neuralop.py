@@ -144,11 +144,9 @@ def run_neuralop(seed: int, data_dir: Path, tuned: bool) -> dict:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    from opjax.evaluation.machine import cpu_name
+
+    cpu = cpu_name()
     import jax
     import neuralop
     import torch

@@ -24,24 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import statistics
 import time
 
 import numpy as np
 
 BATCH, SIZE, MODES, WIDTH = 16, 64, 16, 32
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def build_torch():
@@ -132,6 +120,7 @@ def main() -> None:
     import neuralop
     import torch
 
+    from opjax.evaluation.machine import cpu_name
     from opjax.host_memory import retain_freed_memory
 
     retain_freed_memory()

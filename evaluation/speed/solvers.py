@@ -201,11 +201,9 @@ LIBS = ("opjax", "exponax")
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        cpu = names[0].split(":", 1)[1].strip() if names else cpu
+    from opjax.evaluation.machine import cpu_name
+
+    cpu = cpu_name()
     from importlib.metadata import version
 
     versions = ", ".join(f"{p} {version(p)}" for p in ("jax", "diffrax", "equinox", "exponax"))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import platform
 from pathlib import Path
 
 try:
@@ -30,6 +29,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from opjax import __version__
+from opjax.evaluation.machine import cpu_name
 from opjax.evaluation.report import evaluate_run
 from opjax.recipe_tables import RecipeError, dump_toml
 from opjax.training import load_recipe, train
@@ -123,25 +123,13 @@ def run_suite(
         "suite": suite["name"],
         "description": suite["description"],
         "opjax_version": __version__,
-        "machine": f"{_cpu_name()}, {os.cpu_count()} cores",
+        "machine": f"{cpu_name()}, {os.cpu_count()} cores",
         "runs": rows,
     }
     results_dir.mkdir(parents=True, exist_ok=True)
     rd.atomic_write(results_dir / f"{suite['name']}.json", json.dumps(table, indent=2) + "\n")
     rd.atomic_write(results_dir / f"{suite['name']}.md", suite_markdown(table))
     return table
-
-
-def _cpu_name() -> str:
-    """The CPU model (from ``/proc/cpuinfo`` on Linux), else the architecture."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def suite_markdown(table: dict) -> str:
