@@ -112,6 +112,11 @@ def _print_results(run_dir: str, results: dict) -> None:
     print(f"report written to {os.path.join(run_dir, 'report')}")
 
 
+def _add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--set KEY=VALUE`` (repeatable): a recipe override parsed as a TOML value."""
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=help_text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="opjax", description="Neural operators in JAX.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
@@ -123,13 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         help="a training recipe (TOML); default: a 1D FNO on a generated Burgers dataset",
     )
-    train.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key, e.g. --set optimizer.lr=1e-3",
-    )
+    _add_set_option(train, "override a recipe key, e.g. --set optimizer.lr=1e-3")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
@@ -154,25 +153,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     generate = verbs.add_parser("generate", help="write a dataset from a dataset recipe")
     generate.add_argument("recipe", help="a dataset recipe (TOML), e.g. datasets/ks1d.toml")
-    generate.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key, e.g. --set splits.train=64",
-    )
+    _add_set_option(generate, "override a recipe key, e.g. --set splits.train=64")
     generate.add_argument("--quiet", action="store_true", help="no progress bar")
     generate.set_defaults(func=_generate)
 
     benchmark = verbs.add_parser("benchmark", help="train and evaluate a benchmark suite")
     benchmark.add_argument("suite", help="a suite (TOML), e.g. evaluation/suites/cpu_quick.toml")
-    benchmark.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a recipe key in every run, e.g. --set train.epochs=2",
-    )
+    _add_set_option(benchmark, "override a recipe key in every run, e.g. --set train.epochs=2")
     benchmark.add_argument("--runs-dir", default="runs/benchmark", help="where runs are kept")
     benchmark.add_argument(
         "--results-dir", help="where the table goes (default: evaluation/results next to suites/)"

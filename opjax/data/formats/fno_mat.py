@@ -53,6 +53,7 @@ import scipy.io
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile
+from opjax.data.formats.hdf5 import open_hdf5
 
 FORMAT = "fno_mat"
 
@@ -246,10 +247,7 @@ def _matlab_class(node: h5py.HLObject) -> str | None:
 
 
 def _open_v73(path: str) -> FieldFile:
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable HDF5 (MATLAB v7.3) file ({err})") from err
+    f = open_hdf5(path, "HDF5 (MATLAB v7.3) file")
     try:
         variables, sources = {}, {}
         for name, node in f.items():

@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import os
 
-import h5py
-
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, parse_field_key, read_sample
+from opjax.data.formats.hdf5 import open_hdf5
 from opjax.data.sample import Sample
 
 FORMAT = "opjax-h5"
@@ -43,10 +42,7 @@ def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
         unfinished = os.path.exists(partial)
         hint = f" (an unfinished {partial} exists: rerun opjax generate)" if unfinished else ""
         raise FileNotFoundError(f"{path}: no such dataset file{hint}")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable HDF5 file ({err})") from err
+    f = open_hdf5(path)
     try:
         if f.attrs.get("format") != FORMAT:
             raise DataFormatError(

@@ -76,6 +76,7 @@ import numpy as np
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, LazyField, StackedField, time_index
+from opjax.data.formats.hdf5 import open_hdf5
 
 FORMAT = "pdebench"
 
@@ -145,10 +146,7 @@ def open_pdebench(path: str | os.PathLike) -> FieldFile:
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such PDEBench file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable HDF5 file ({err})") from err
+    f = open_hdf5(path)
     try:
         layout = _layout(f)
         if layout is None:

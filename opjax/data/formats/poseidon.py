@@ -106,6 +106,7 @@ import numpy as np
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, LazyField, parse_field_key
+from opjax.data.formats.hdf5 import open_hdf5
 
 __all__ = ["DATASETS", "PoseidonDataset", "detect_poseidon", "open_poseidon", "scot_normalization"]
 
@@ -717,10 +718,7 @@ def open_poseidon(path: str | os.PathLike, dataset: str | None = None) -> FieldF
         chunk_variable = match.group(1) if match else None
     else:
         spec, chunk_variable = _from_name(path)
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable HDF5/NetCDF4 file ({err})") from err
+    f = open_hdf5(path, "HDF5/NetCDF4 file")
     try:
         attrs: dict = {}
         splits: dict = {}

@@ -63,6 +63,7 @@ import numpy as np
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile
+from opjax.data.formats.hdf5 import open_hdf5
 
 __all__ = ["FIELD_GROUPS", "detect_the_well", "open_the_well"]
 
@@ -331,10 +332,7 @@ def open_the_well(path: str | os.PathLike, *, stats: str | os.PathLike | None = 
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as err:
-        raise DataFormatError(f"{path}: not a readable HDF5 file ({err})") from err
+    f = open_hdf5(path)
     try:
         dimensions = _group(f, "dimensions", path)
         spatial_dims = _texts(_attr(dimensions, "spatial_dims", path))
