@@ -3,6 +3,8 @@
 opjax train [RECIPE.toml] [--set key=value ...]  train; writes a run directory (no recipe:
                                                  the built-in Burgers example)
 opjax train --resume RUN_DIR                     continue an interrupted run
+opjax finetune RECIPE.toml [--set key=value ...] train from pretrained weights (the recipe's
+                                                 [finetune] checkpoint, e.g. Poseidon-T)
 opjax evaluate RUN_DIR [--data [NAME=]FILE ...] [--rollout N]
                                                  errors, tables and plots of a run
 opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a dataset recipe
@@ -45,6 +47,11 @@ def _train(args) -> int:
         recipe["run_dir"] = args.resume
     else:
         recipe = load_recipe(args.recipe or DEFAULT_RECIPE, args.set)
+        if args.verb == "finetune" and not recipe["finetune"]["checkpoint"]:
+            raise ValueError(
+                f"{args.recipe}: finetune.checkpoint is not set: name the pretrained weights "
+                "(a run directory or a Poseidon checkpoint folder), or use 'opjax train'"
+            )
     result = train(recipe, resume=bool(args.resume), progress=not args.quiet)
     results = evaluate_run(result.run_dir)
     _print_results(result.run_dir, results)
@@ -132,6 +139,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(func=_train)
+
+    finetune = verbs.add_parser(
+        "finetune", help="train from pretrained weights (a recipe with [finetune] checkpoint)"
+    )
+    finetune.add_argument("recipe", nargs="?", help="a fine-tuning recipe (TOML)")
+    _add_set_option(finetune, "override a recipe key, e.g. --set finetune.checkpoint=PATH")
+    finetune.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run")
+    finetune.add_argument("--quiet", action="store_true", help="no progress bar")
+    finetune.set_defaults(func=_train)
 
     evaluate = verbs.add_parser("evaluate", help="evaluate a run on test files")
     evaluate.add_argument("run_dir")

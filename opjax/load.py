@@ -26,9 +26,11 @@ class LoadedRun(NamedTuple):
     normalizer: Normalizers
     card: dict
 
-    def predict(self, x: jax.Array) -> jax.Array:
-        """Physical-unit prediction for physical-unit input ``x [batch, *space, in]``."""
-        return make_predict(self.model, self.normalizer)(self.params, jnp.asarray(x))
+    def predict(self, x: jax.Array, t: jax.Array | None = None) -> jax.Array:
+        """Physical-unit prediction for physical-unit input ``x [batch, *space, in]``, at
+        lead times ``t [batch]`` for a time-conditioned model (e.g. scOT)."""
+        t = None if t is None else jnp.broadcast_to(jnp.asarray(t, jnp.float32), x.shape[:1])
+        return make_predict(self.model, self.normalizer)(self.params, jnp.asarray(x), t)
 
 
 def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
@@ -43,12 +45,13 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     card = rd.read_model_card(run_dir)
     model = build_model(card["model"], card["hparams"])
     shape = card["data"]["train_shape"]["x"]
+    t = jnp.zeros((1,)) if "t" in card["data"]["train_shape"] else None
     # Replicated over the data mesh, as the trainer holds them (so compiled evaluation
     # functions are shared with a training run in the same process).
     sharding = replicated(data_mesh())
     template = jax.tree.map(
         lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sharding),
-        jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *shape))),
+        jax.eval_shape(model.init, jax.random.PRNGKey(0), jnp.zeros((1, *shape)), t=t),
     )
     checkpoints = RunCheckpoints(os.path.join(run_dir, rd.CHECKPOINTS), read_only=True)
     try:

@@ -1,7 +1,12 @@
 """Evaluate a model on a Sample: predictions and per-sample relative errors.
 
-Predictions are made on the normalised input and decoded back to physical units; errors
-are measured in physical units against the raw target (as neuraloperator evaluates).
+Predictions are made on the normalised input (and the lead time ``t``, for samples that
+carry one) and decoded back to physical units; errors are measured in physical units
+against the raw target (as neuraloperator and Poseidon evaluate).
+
+Errors per sample: ``"l2"`` and ``"h1"`` (neuraloperator's relative norms) and, when asked
+for, ``"relative_l1"`` ``[n, groups]`` (Poseidon's relative L1 per channel group, a
+fraction). :func:`summarize` reduces each to the number its benchmark reports.
 """
 
 from __future__ import annotations
@@ -17,34 +22,55 @@ from jax.sharding import Sharding
 from opjax.data.batching import epoch_batches
 from opjax.data.normalizers import Normalizers
 from opjax.evaluation.metrics import relative_h1, relative_lp
+from opjax.evaluation.poseidon_metrics import poseidon_relative_lp
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _predict(model: nn.Module, params, normalizers: Normalizers, x):
-    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x)))
+def _predict(model: nn.Module, params, normalizers: Normalizers, x, t=None):
+    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x), t=t))
 
 
-@functools.partial(jax.jit, static_argnames=("model", "h1_periodic"))
-def _errors(model: nn.Module, params, normalizers: Normalizers, x, y, h1_periodic: bool):
-    pred = _predict(model, params, normalizers, x)
-    return pred, {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
+@functools.partial(jax.jit, static_argnames=("model", "h1_periodic", "channel_groups"))
+def _errors(
+    model: nn.Module,
+    params,
+    normalizers: Normalizers,
+    x,
+    y,
+    t,
+    h1_periodic: bool,
+    channel_groups: tuple[int, ...] | None,
+):
+    pred = _predict(model, params, normalizers, x, t)
+    errors = {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
+    if channel_groups is not None:
+        groups = channel_groups or None  # (): every channel in one group
+        errors["relative_l1"] = poseidon_relative_lp(pred, y, groups, p=1, percent=False)
+    return pred, errors
 
 
 def make_predict(model: nn.Module, normalizers: Normalizers) -> Callable:
-    """``predict(params, x) -> y`` in physical units, jitted (compiled once per model and
-    input shape, shared by every caller)."""
+    """``predict(params, x, t=None) -> y`` in physical units, jitted (compiled once per
+    model and input shape, shared by every caller); ``t [batch]``: lead times."""
 
-    def predict(params, x):
-        return _predict(model, params, normalizers, x)
+    def predict(params, x, t=None):
+        return _predict(model, params, normalizers, x, t)
 
     return predict
 
 
-def make_error_fn(model: nn.Module, normalizers: Normalizers, h1_periodic: bool = True):
-    """``errors(params, x, y) -> (pred, {"l2": [b], "h1": [b]})``, jitted likewise."""
+def make_error_fn(
+    model: nn.Module,
+    normalizers: Normalizers,
+    h1_periodic: bool = True,
+    channel_groups: tuple[int, ...] | None = None,
+):
+    """``errors(params, x, y, t=None) -> (pred, {"l2": [b], "h1": [b], ...})``, jitted
+    likewise. With ``channel_groups`` (a tuple of boundaries; ``()``: all channels in one
+    group) it adds Poseidon's ``"relative_l1"`` ``[b, groups]``."""
 
-    def errors(params, x, y):
-        return _errors(model, params, normalizers, x, y, h1_periodic)
+    def errors(params, x, y, t=None):
+        return _errors(model, params, normalizers, x, y, t, h1_periodic, channel_groups)
 
     return errors
 
@@ -69,9 +95,10 @@ def per_sample_errors(
     kept = 0
     for idx, w in zip(indices, weights):
         x, y = sample["x"][idx], sample["y"][idx]
+        t = sample["t"][idx] if "t" in sample else None
         if sharding is not None:
-            x, y = jax.device_put((x, y), sharding)
-        pred, errs = error_fn(params, x, y)
+            x, y, t = jax.device_put((x, y, t), sharding)
+        pred, errs = error_fn(params, x, y, t)
         real = w > 0
         for key, value in errs.items():
             chunks.setdefault(key, []).append(np.asarray(value)[real])
@@ -84,5 +111,10 @@ def per_sample_errors(
 
 
 def summarize(errors: dict[str, np.ndarray]) -> dict[str, float]:
-    """Mean over the test set of each per-sample error (the number benchmarks report)."""
-    return {k: float(np.mean(v)) for k, v in errors.items()}
+    """The number each benchmark reports: the mean over the test set of a per-sample error
+    ``[n]``; for Poseidon's per-group errors ``[n, groups]``, the mean over groups of the
+    median over the test set (its ``mean_over_median_relative_l1_error``)."""
+    return {
+        k: float(np.mean(np.median(v, axis=0)) if v.ndim == 2 else np.mean(v))
+        for k, v in errors.items()
+    }

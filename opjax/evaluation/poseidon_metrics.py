@@ -19,7 +19,8 @@ import jax
 import jax.numpy as jnp
 
 
-def _groups(channel_groups: Sequence[int] | None, n_channels: int) -> list[int]:
+def channel_group_bounds(channel_groups: Sequence[int] | None, n_channels: int) -> list[int]:
+    """The checked boundaries ``[0, ..., n_channels]`` of ``channel_groups`` (None: one)."""
     bounds = [0, n_channels] if channel_groups is None else [int(g) for g in channel_groups]
     ok = len(bounds) >= 2 and bounds[0] >= 0 and bounds[-1] <= n_channels
     if not ok or any(b <= a for a, b in zip(bounds[:-1], bounds[1:])):
@@ -48,7 +49,7 @@ def poseidon_relative_lp(
         raise ValueError(f"pred has shape {pred.shape} but target has shape {target.shape}")
     if target.ndim < 3:
         raise ValueError(f"target must be [batch, *space, channels], got shape {target.shape}")
-    bounds = _groups(channel_groups, target.shape[-1])
+    bounds = channel_group_bounds(channel_groups, target.shape[-1])
     axes = tuple(range(1, target.ndim - 1))
     err = jnp.sum(jnp.abs(pred - target) ** p, axis=axes)  # [B, C]
     norm = jnp.sum(jnp.abs(target) ** p, axis=axes)

@@ -52,7 +52,13 @@ def evaluate_run(
     data_cfg = config["data"]
     files = data or data_cfg["test"]
     n_samples = None if data else (data_cfg.get("n_test") or None)
-    error_fn = make_error_fn(run.model, run.normalizer, run.card.get("h1_periodic", True))
+    groups = tuple(run.card.get("channel_groups") or ())
+    error_fn = make_error_fn(
+        run.model,
+        run.normalizer,
+        run.card.get("h1_periodic", True),
+        groups if run.card.get("loss") == "relative_l1" else None,
+    )
     mesh = data_mesh()
     sharding = batch_sharding(mesh) if batch_size % mesh.devices.size == 0 else None
     report_dir = os.path.join(run_dir, rd.REPORT)

@@ -9,6 +9,11 @@ state ``[b, *space, c]``. A rollout feeds its predictions back:
 
 and returns ``[b, n_steps, *space, c]``. Normalisation is applied inside each step, so the
 rollout runs in physical units, exactly as :meth:`opjax.load.LoadedRun.predict` would.
+
+A time-conditioned model (scOT, trained on all2all pairs) maps a state and a lead time
+``t`` to the state ``t`` later. It predicts any lead time in one call
+(:meth:`opjax.load.LoadedRun.predict` with ``t``), or rolls out autoregressively with a
+fixed lead time per step, ``u_{n+1} = model(u_n, dt)`` (:func:`make_time_rollout`).
 """
 
 from __future__ import annotations
@@ -46,5 +51,35 @@ def make_rollout(model: nn.Module, normalizers: Normalizers) -> Callable:
 
     def rollout(params, x, n_steps: int):
         return _rollout(model, params, normalizers, jnp.asarray(x), n_steps)
+
+    return rollout
+
+
+@functools.partial(jax.jit, static_argnames=("model", "n_steps"))
+def _time_rollout(model: nn.Module, params, normalizers: Normalizers, x, dt, n_steps: int):
+    t = jnp.full(x.shape[:1], dt, jnp.float32)
+
+    def step(state, _):
+        state = normalizers.decode_output(model.apply(params, normalizers.encode_input(state), t=t))
+        return state, state
+
+    _, states = jax.lax.scan(step, x, None, length=n_steps)
+    return jnp.moveaxis(states, 0, 1)
+
+
+def make_time_rollout(model: nn.Module, normalizers: Normalizers) -> Callable:
+    """``rollout(params, x [b, *space, c], dt, n_steps) -> [b, n_steps, *space, c]``: the
+    states ``dt, 2 dt, ...`` after ``x``, each predicted from the previous one with lead
+    time ``dt`` (in the model's time units), as one ``lax.scan``, jitted."""
+
+    def rollout(params, x, dt: float, n_steps: int):
+        x = jnp.asarray(x)
+        out = jax.eval_shape(lambda: model.apply(params, x[:1], t=jnp.zeros((1,))))
+        if out.shape[-1] != x.shape[-1]:
+            raise ValueError(
+                f"the model maps {x.shape[-1]} to {out.shape[-1]} channels; an "
+                "autoregressive rollout needs as many output channels as input channels"
+            )
+        return _time_rollout(model, params, normalizers, x, jnp.float32(dt), n_steps)
 
     return rollout

@@ -6,6 +6,8 @@ one state and a model step of ``j - i`` saved states) and runs ``n_steps`` model
 Per step it reports, averaged over the trajectories, the relative L2 error
 ``||pred_t - true_t||_2 / ||true_t||_2`` (over space and channels) and PDE-Refiner's
 Pearson correlation, and the high-correlation times (:mod:`.correlation_metrics`).
+A model trained on all2all pairs (time-conditioned, e.g. scOT) steps one saved interval
+(``data.window.time_step`` states) per call, its lead time in the recipe's time units.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from opjax.evaluation.correlation_metrics import (
     high_correlation_time,
     pearson_correlation,
 )
-from opjax.evaluation.rollout import make_rollout
+from opjax.evaluation.rollout import make_rollout, make_time_rollout
 
 
 @dataclasses.dataclass
@@ -84,10 +86,19 @@ def evaluate_rollout(
         samples = indices[: n_samples or len(indices)]
         target = rollout_targets(field, k, n_steps, time_step=time_step, samples=samples)
         times = np.arange(field.shape[1]) if file.times is None else np.asarray(file.times)
+        time_scale = (data_cfg.get("window") or {}).get("time_scale") or file.constants.get(
+            "time", 1.0
+        )
     kept = times[::time_step]
     lead_times = kept[k : k + n_steps] - kept[k - 1]
-    rollout = make_rollout(run.model, run.normalizer)
-    prediction = np.asarray(rollout(run.params, target["x"], n_steps))
+    if (data_cfg.get("window") or {}).get("pairs") == "all2all":
+        # A time-conditioned model: each step is a prediction one saved interval ahead.
+        rollout = make_time_rollout(run.model, run.normalizer)
+        dt = float(lead_times[0]) / time_scale
+        prediction = np.asarray(rollout(run.params, target["x"], dt, n_steps))
+    else:
+        rollout = make_rollout(run.model, run.normalizer)
+        prediction = np.asarray(rollout(run.params, target["x"], n_steps))
     truth = target["y"]
     axes = tuple(range(2, truth.ndim))
     l2 = np.sqrt(((prediction - truth) ** 2).sum(axis=axes) / (truth**2).sum(axis=axes))

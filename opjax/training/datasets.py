@@ -9,7 +9,7 @@ import numpy as np
 from opjax.data.formats import open_dataset, read_dataset
 from opjax.data.normalizers import Normalizers, UnitGaussianNormalizer
 from opjax.data.sample import Sample
-from opjax.data.windowing import k_in_m_out
+from opjax.data.windowing import all_to_all_pairs, k_in_m_out
 from opjax.training.recipe import RecipeError
 
 
@@ -22,7 +22,9 @@ class Splits:
 def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -> Sample:
     """Read one file with the recipe's format and keys: its first ``n_samples`` samples
     (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
-    ``data.window.field`` set, the windows of those trajectories instead."""
+    ``data.window.field`` set, the windows of those trajectories instead (``pairs =
+    "k_in_m_out"``), or Poseidon's all2all pairs with their lead times ``t``
+    (``pairs = "all2all"``)."""
     window = data_cfg.get("window", {})
     if window.get("field"):
         with open_dataset(path, data_cfg["format"]) as file:
@@ -30,13 +32,23 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -
             if split and split not in file.splits:
                 raise RecipeError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
             indices = file.splits[split] if split else np.arange(field.n_samples)
+            samples = np.asarray(indices[: n_samples or len(indices)])
+            if window.get("pairs", "k_in_m_out") == "all2all":
+                return all_to_all_pairs(
+                    field,
+                    file.times,
+                    time_scale=window["time_scale"] or file.constants.get("time", 1.0),
+                    time_step=window["time_step"],
+                    max_states=window["max_states"] or None,
+                    samples=samples,
+                )
             return k_in_m_out(
                 field,
                 window["k"],
                 window["m"],
                 stride=window["stride"],
                 time_step=window["time_step"],
-                samples=np.asarray(indices[: n_samples or len(indices)]),
+                samples=samples,
             )
     return read_dataset(
         data_cfg["format"],

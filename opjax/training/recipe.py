@@ -19,17 +19,35 @@ Sections:
   such as Poseidon's: which one to read; empty: the whole file), ``normalize_x``,
   ``normalize_y``, ``x_key``, ``y_key`` (field keys such as ``"u[0]"``, see
   :func:`opjax.data.fields.parse_field_key`), and ``[data.window]``:
-  ``field`` (a time-dependent field: train on all its ``k``-in / ``m``-out windows instead
-  of ``x_key``/``y_key``; ``n_train``/``n_test`` then count trajectories), ``k``, ``m``,
-  ``stride``, ``time_step`` (see :func:`opjax.data.windowing.k_in_m_out`);
-* ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"`` or
-  ``"h1"``), ``h1_periodic``, ``shuffle``, ``eval_every``, ``checkpoint_every`` (epochs;
-  the last epoch is always checkpointed, and ``best`` is chosen among checkpointed epochs);
+  ``field`` (a time-dependent field: train on its windows instead of ``x_key``/``y_key``;
+  ``n_train``/``n_test`` then count trajectories), ``pairs`` (``"k_in_m_out"``: all
+  ``k``-in / ``m``-out windows with ``k``, ``m``, ``stride``, ``time_step``, see
+  :func:`opjax.data.windowing.k_in_m_out`; ``"all2all"``: Poseidon's pairs of states
+  ``i <= j`` with lead time ``t = (t_j - t_i) / time_scale`` as the model's time input,
+  using ``time_step``, ``max_states`` (0: all) and ``time_scale`` (0: the file's own,
+  e.g. Poseidon's 20 snapshots per unit, else 1), see
+  :func:`opjax.data.windowing.all_to_all_pairs`);
+* ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"``,
+  ``"h1"``, or Poseidon's ``"relative_l1"``, which also makes the evaluation report
+  Poseidon's metric ``relative_l1``: mean over groups of the median relative L1),
+  ``channel_groups`` (Poseidon's channel-group boundaries, e.g. ``[0, 1, 3, 4]`` for
+  rho | u, v | p; empty: one group), ``h1_periodic``, ``shuffle``, ``eval_every``,
+  ``checkpoint_every`` (epochs; the last epoch is always checkpointed, and ``best`` is
+  chosen among checkpointed epochs);
 * ``[optimizer]``: AdamW's ``lr``, ``weight_decay``, ``b1``, ``b2``, ``eps``,
   ``grad_clip``; ``schedule`` (``"constant"``, ``"cosine"``, ``"step"``),
   ``schedule_interval`` (``"epoch"`` steps the schedule once per epoch as PyTorch's
   schedulers do, ``"step"`` every optimizer step), ``cosine_t_max`` (in schedule
-  intervals; 0 means the whole run), ``step_size``, ``gamma``, ``warmup`` (intervals).
+  intervals; 0 means the whole run), ``step_size``, ``gamma``, ``warmup`` (intervals);
+  Poseidon's parameter groups (see :mod:`opjax.training.optimizers`):
+  ``lr_embedding_recovery`` and ``lr_time_conditioning`` (0: ``lr``), and
+  ``decay_norms_and_biases`` (false: no weight decay on norms and biases);
+* ``[finetune]``: ``checkpoint`` (start from these weights: a run directory, e.g. one
+  written by ``opjax convert poseidon``, or a Poseidon checkpoint folder as downloaded;
+  the model and its hyperparameters come from it, ``model.hparams`` may override some),
+  ``replace_embedding_recovery`` (``"auto"``: new input embedding and output recovery
+  when the data's channel counts differ from the checkpoint's; ``"always"``; ``"never"``),
+  see :mod:`opjax.training.finetune`.
 """
 
 from __future__ import annotations
@@ -57,13 +75,23 @@ DEFAULTS: dict[str, Any] = {
         "normalize_y": True,
         "x_key": "x",
         "y_key": "y",
-        "window": {"field": "", "k": 1, "m": 1, "stride": 1, "time_step": 1},
+        "window": {
+            "field": "",
+            "pairs": "k_in_m_out",
+            "k": 1,
+            "m": 1,
+            "stride": 1,
+            "time_step": 1,
+            "max_states": 0,
+            "time_scale": 0.0,
+        },
     },
     "train": {
         "epochs": 20,
         "batch_size": 32,
         "eval_batch_size": 32,
         "loss": "h1",
+        "channel_groups": [],
         "h1_periodic": True,
         "shuffle": True,
         "eval_every": 1,
@@ -82,18 +110,26 @@ DEFAULTS: dict[str, Any] = {
         "step_size": 100,
         "gamma": 0.5,
         "warmup": 0,
+        "lr_embedding_recovery": 0.0,
+        "lr_time_conditioning": 0.0,
+        "decay_norms_and_biases": True,
     },
+    "finetune": {"checkpoint": "", "replace_embedding_recovery": "auto"},
 }
 
 SCHEMA = RecipeSchema(
     defaults=DEFAULTS,
     free_tables=frozenset({("model", "hparams"), ("data", "test")}),
-    path_keys=frozenset({("data", "train"), ("data", "generate"), ("run_dir",)}),
+    path_keys=frozenset(
+        {("data", "train"), ("data", "generate"), ("run_dir",), ("finetune", "checkpoint")}
+    ),
     path_tables=frozenset({("data", "test")}),
     choices={
-        ("train", "loss"): ("l2", "h1"),
+        ("train", "loss"): ("l2", "h1", "relative_l1"),
+        ("data", "window", "pairs"): ("k_in_m_out", "all2all"),
         ("optimizer", "schedule"): ("constant", "cosine", "step"),
         ("optimizer", "schedule_interval"): ("epoch", "step"),
+        ("finetune", "replace_embedding_recovery"): ("auto", "always", "never"),
     },
 )
 

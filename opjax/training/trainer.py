@@ -31,7 +31,8 @@ from opjax.models.registry import build_model, hparam_names, model_hparams
 from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
 from opjax.training.datasets import fit_normalizers, generate_data, load_splits
-from opjax.training.objectives import one_step_objective, per_sample_loss
+from opjax.training.finetune import finetune_hparams, load_pretrained, merge_pretrained
+from opjax.training.objectives import one_step_objective, training_loss
 from opjax.training.optimizers import learning_rate_schedule, make_optimizer
 from opjax.training.recipe import RecipeError, dump_toml
 from opjax.training.sharding import batch_sharding, check_batch_size, data_mesh, replicated
@@ -82,7 +83,9 @@ def model_card(recipe: dict, model, normalizers: Normalizers, splits) -> dict:
             "tests": {name: list(s["x"].shape[1:-1]) for name, s in splits.tests.items()},
         },
         "loss": recipe["train"]["loss"],
+        "channel_groups": recipe["train"]["channel_groups"],
         "h1_periodic": recipe["train"]["h1_periodic"],
+        "finetuned_from": recipe["finetune"]["checkpoint"] or None,
         "opjax_version": __version__,
     }
 
@@ -112,7 +115,19 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     else:
         normalizers = fit_normalizers(recipe["data"], splits.train)
     train_x, train_y = splits.train["x"], splits.train["y"]
-    hparams = _model_hparams(recipe, train_x.shape[-1], train_y.shape[-1])
+    pretrained, replace = None, False
+    if recipe["finetune"]["checkpoint"]:
+        pretrained = load_pretrained(recipe["finetune"]["checkpoint"])
+        recipe["model"]["name"] = pretrained.model
+        hparams, replace = finetune_hparams(
+            pretrained,
+            recipe["model"]["hparams"],
+            train_x.shape[-1],
+            train_y.shape[-1],
+            recipe["finetune"]["replace_embedding_recovery"],
+        )
+    else:
+        hparams = _model_hparams(recipe, train_x.shape[-1], train_y.shape[-1])
     model = build_model(recipe["model"]["name"], hparams)
 
     run_path.mkdir(parents=True, exist_ok=True)
@@ -125,7 +140,20 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     optimizer = make_optimizer(recipe["optimizer"], schedule)
     key = jax.random.PRNGKey(recipe["seed"])
     init_key, step_key = jax.random.split(key)
-    params = jax.jit(model.init)(init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype))
+    # A model with a time input (lead times "t" in the data) is initialised with one.
+    init_t = jnp.zeros((1,), jnp.float32) if "t" in splits.train else None
+    params = jax.jit(model.init)(
+        init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype), t=init_t
+    )
+    if pretrained is not None:
+        params = merge_pretrained(
+            params, pretrained.variables, replace=replace, source=pretrained.source
+        )
+        log.info(
+            "starting from %s%s",
+            pretrained.source,
+            " (new embedding and recovery)" if replace else "",
+        )
     # The optimiser sees the trainable collection only (not batch-norm statistics).
     state = {"params": params, "opt_state": optimizer.init(params["params"]), "step": jnp.int32(0)}
     state = jax.device_put(state, replicated(mesh))
@@ -142,13 +170,20 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         log.info("no complete checkpoint in %s; starting from the beginning", run_path)
 
     # The (normalised) training set lives on the devices, whole.
-    data = jax.device_put(
-        {"x": normalizers.encode_input(train_x), "y": normalizers.encode_target(train_y)},
-        replicated(mesh),
-    )
-    objective = one_step_objective(model, per_sample_loss(tcfg["loss"], tcfg["h1_periodic"]))
+    data = {"x": normalizers.encode_input(train_x), "y": normalizers.encode_target(train_y)}
+    if "t" in splits.train:
+        data["t"] = splits.train["t"]
+    data = jax.device_put(data, replicated(mesh))
+    channel_groups = tuple(tcfg["channel_groups"])
+    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], channel_groups or None)
+    objective = one_step_objective(model, loss)
     train_step = _make_train_step(objective, optimizer, step_key, mesh)
-    error_fn = make_error_fn(model, normalizers, tcfg["h1_periodic"])
+    error_fn = make_error_fn(
+        model,
+        normalizers,
+        tcfg["h1_periodic"],
+        channel_groups if tcfg["loss"] == "relative_l1" else None,
+    )
     selection = _selection_key(recipe, splits.tests)
     eval_batch, sharding = tcfg["eval_batch_size"], batch_sharding(mesh)
 
@@ -255,7 +290,8 @@ def _make_train_step(objective, optimizer, step_key, mesh):
     shard = batch_sharding(mesh)
 
     def step(state, data, idx, weight):
-        batch = {"x": data["x"][idx], "y": data["y"][idx], "weight": weight}
+        batch = {key: value[idx] for key, value in data.items()}
+        batch["weight"] = weight
         batch = jax.lax.with_sharding_constraint(batch, shard)
         rng = jax.random.fold_in(step_key, state["step"])
         variables = state["params"]

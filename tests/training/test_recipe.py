@@ -47,7 +47,9 @@ def test_unknown_key_names_the_closest_valid_key(tmp_path):
 def test_wrong_types_and_choices_are_errors():
     with pytest.raises(RecipeError, match="'train.epochs' must be int"):
         load_recipe(None, ['train.epochs="ten"'])
-    with pytest.raises(RecipeError, match=r"'train.loss' is 'l3'; expected one of \('l2', 'h1'\)"):
+    with pytest.raises(
+        RecipeError, match=r"'train.loss' is 'l3'; expected one of \('l2', 'h1', 'relative_l1'\)"
+    ):
         load_recipe(None, ['train.loss="l3"'])
 
 

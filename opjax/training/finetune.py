@@ -1,0 +1,130 @@
+"""Start training from pretrained weights: the ``[finetune]`` recipe table.
+
+``finetune.checkpoint`` names the weights: an opjax run directory (``opjax train``, or
+``opjax convert poseidon``/``neuralop``, which write one) or a Poseidon checkpoint folder as
+downloaded from the Hugging Face Hub (``config.json`` with ``model.safetensors`` or
+``pytorch_model.bin``), converted on the fly. The model family and its hyperparameters
+come from the checkpoint; ``model.hparams`` in the recipe may override some (a different
+``image_size``, say), and the channel counts always follow the data.
+
+When the data's channels differ from the checkpoint's, the parts that touch channels
+cannot be reused: Poseidon's recipe replaces the input embedding and the output recovery
+(top-level ``embeddings`` and ``patch_recovery``) with freshly initialised ones and
+reuses everything else. ``replace_embedding_recovery`` says when: ``"auto"`` (when the
+channels differ), ``"always"``, or ``"never"`` (then differing channels are an error).
+Every other parameter must exist in the checkpoint with the same shape; anything else is
+refused with the names of all the offending tensors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from opjax.training import run_dir as rd
+from opjax.training.optimizers import EMBEDDING_RECOVERY_KEYS
+from opjax.training.recipe import RecipeError
+
+
+@dataclasses.dataclass
+class Pretrained:
+    """Weights to start from: the model family, its hyperparameters and its variables
+    (``{"params": ...}``, plus any state collections)."""
+
+    model: str
+    hparams: dict
+    variables: dict
+    source: str
+
+
+def load_pretrained(path: str | os.PathLike) -> Pretrained:
+    """Read a run directory or a Poseidon (Hugging Face) checkpoint folder."""
+    folder = Path(path)
+    if (folder / rd.MODEL_CARD).exists():
+        from opjax.load import load
+
+        run = load(folder, "latest")
+        variables = jax.tree.map(np.asarray, jax.device_get(run.params))
+        return Pretrained(run.card["model"], dict(run.card["hparams"]), variables, str(folder))
+    if (folder / "config.json").exists():
+        from opjax.convert.poseidon import from_poseidon
+        from opjax.models.registry import model_hparams
+
+        model, variables = from_poseidon(folder)
+        return Pretrained("scot", model_hparams(model), variables, str(folder))
+    raise RecipeError(
+        f"finetune.checkpoint = {str(path)!r}: neither an opjax run directory "
+        f"({rd.MODEL_CARD}) nor a Hugging Face checkpoint folder (config.json)"
+    )
+
+
+def finetune_hparams(
+    pretrained: Pretrained, overrides: dict, in_channels: int, out_channels: int, replace: str
+) -> tuple[dict, bool]:
+    """The model's hyperparameters, and whether the embedding and recovery are replaced."""
+    hparams = {**pretrained.hparams, **overrides}
+    differ = (hparams.get("in_channels"), hparams.get("out_channels")) != (
+        in_channels,
+        out_channels,
+    )
+    if differ and replace == "never":
+        raise RecipeError(
+            f"the checkpoint {pretrained.source} maps {hparams.get('in_channels')} to "
+            f"{hparams.get('out_channels')} channels but the data has {in_channels} and "
+            f"{out_channels}; set finetune.replace_embedding_recovery = 'auto'"
+        )
+    hparams["in_channels"], hparams["out_channels"] = in_channels, out_channels
+    return hparams, replace == "always" or (differ and replace == "auto")
+
+
+def _flat(tree: dict) -> dict[tuple[str, ...], np.ndarray]:
+    leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
+    return {tuple(str(getattr(k, "key", k)) for k in path): leaf for path, leaf in leaves}
+
+
+def _replaced(path: tuple[str, ...], replace: bool) -> bool:
+    return replace and len(path) > 1 and path[1] in EMBEDDING_RECOVERY_KEYS
+
+
+def merge_pretrained(fresh: dict, pretrained: dict, *, replace: bool, source: str) -> dict:
+    """``fresh`` (the model's initial variables) with every tensor taken from
+    ``pretrained`` except, when ``replace``, the embedding and recovery.
+
+    Raises:
+        RecipeError: naming every tensor missing from, unexpected in, or of another shape
+            in the checkpoint.
+    """
+    ours, theirs = _flat(fresh), _flat(pretrained)
+    problems = []
+    for path, value in ours.items():
+        if _replaced(path, replace):
+            continue
+        if path not in theirs:
+            problems.append(f"missing {'/'.join(path)} {tuple(value.shape)}")
+        elif tuple(theirs[path].shape) != tuple(value.shape):
+            problems.append(
+                f"{'/'.join(path)} has shape {tuple(theirs[path].shape)} in the checkpoint, "
+                f"the model needs {tuple(value.shape)}"
+            )
+    problems += [
+        f"unexpected {'/'.join(path)} {tuple(value.shape)}"
+        for path, value in theirs.items()
+        if path not in ours and not _replaced(path, replace)
+    ]
+    if problems:
+        raise RecipeError(
+            f"{source} does not fit the model ({len(problems)} tensors):\n  "
+            + "\n  ".join(problems)
+        )
+
+    def pick(path, value):
+        key = tuple(str(getattr(k, "key", k)) for k in path)
+        if _replaced(key, replace):
+            return value
+        return np.asarray(theirs[key], dtype=value.dtype)
+
+    return jax.tree_util.tree_map_with_path(pick, fresh)
