@@ -11,6 +11,7 @@ opjax generate RECIPE.toml [--set key=value ...] write a dataset (HDF5) from a d
 opjax data info FILE [--format NAME]             what a dataset file holds (format detected)
 opjax benchmark SUITE.toml [--set key=value ...] train and evaluate a suite; results table
 opjax convert neuralop CKPT_DIR OUT [--name NAME] a neuraloperator FNO/TFNO checkpoint -> OUT
+opjax convert poseidon HF_DIR OUT                a Poseidon scOT checkpoint folder -> OUT
 """
 
 from __future__ import annotations
@@ -87,6 +88,14 @@ def _benchmark(args) -> int:
         progress=not args.quiet,
     )
     print(suite_markdown(table), end="")
+    return 0
+
+
+def _convert_poseidon(args) -> int:
+    from opjax.convert.poseidon import convert_poseidon_cli
+
+    out = convert_poseidon_cli(args.hf_dir, args.out)
+    print(f"converted {args.hf_dir} -> {out} (load with opjax.load({str(out)!r}))")
     return 0
 
 
@@ -192,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     neuralop.add_argument("out", help="the opjax model directory to write")
     neuralop.add_argument("--name", help="the checkpoint's save_name, if the folder holds several")
     neuralop.set_defaults(func=_convert_neuralop)
+    poseidon = convert_verbs.add_parser(
+        "poseidon", help="a Poseidon scOT checkpoint (a Hugging Face folder as downloaded)"
+    )
+    poseidon.add_argument("hf_dir", help="the folder with config.json and the weights")
+    poseidon.add_argument("out", help="the opjax model directory to write")
+    poseidon.set_defaults(func=_convert_poseidon)
 
     data = verbs.add_parser("data", help="inspect dataset files")
     data_verbs = data.add_subparsers(dest="data_verb", required=True)

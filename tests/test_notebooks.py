@@ -32,6 +32,25 @@ def test_quickstart_generates_trains_evaluates_and_predicts(tmp_path, monkeypatc
     assert np.all(np.isfinite(namespace["prediction"]))
 
 
+@pytest.mark.slow
+def test_finetune_notebook_pretrains_finetunes_and_rolls_out(tmp_path, monkeypatch):
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPJAX_FINETUNE_SMALL", "1")
+    namespace: dict = {}
+    for i, source in enumerate(code_cells(NOTEBOOKS / "finetune_scot.ipynb")):
+        exec(compile(source, f"finetune_scot.ipynb[cell {i}]", "exec"), namespace)
+    # Fine-tuning started from the pretrained weights: its first epoch is already below
+    # the from-scratch run's, and its loss falls.
+    tuned = [r["train_loss"] for r in namespace["metrics"](namespace["finetuned"])]
+    scratch = [r["train_loss"] for r in namespace["metrics"](namespace["from_scratch"])]
+    assert tuned[-1] < tuned[0]
+    assert tuned[0] < scratch[0]
+    assert namespace["rollout"].shape == (2, 8, 32, 32)
+    assert np.all(np.isfinite(namespace["rollout_error"]))
+    assert np.isfinite(namespace["finetuned"].final_metrics["test"]["relative_l1"])
+
+
 def test_notebooks_are_committed_without_outputs():
     for path in NOTEBOOKS.glob("*.ipynb"):
         for cell in json.loads(path.read_text())["cells"]:

@@ -13,11 +13,13 @@ from opjax.models.registry import (
     register,
     registered_models,
 )
+from opjax.models.scot import ScOT
 from opjax.models.unet import UNet
 
 __all__ = [
     "FNO",
     "LSM",
+    "ScOT",
     "UNet",
     "build_model",
     "hparam_names",

@@ -63,6 +63,23 @@ CONFORMANCE = {
         shapes={1: (16,), 2: (16, 16)},
         other_resolution={1: (32,), 2: (32, 16)},
     ),
+    "scot": Family(
+        hparams={
+            2: {
+                "image_size": 16,
+                "patch_size": 2,
+                "embed_dim": 8,
+                "depths": (1, 1),
+                "num_heads": (1, 2),
+                "skip_connections": (1, 0),
+                "window_size": 4,
+                "mlp_ratio": 2.0,
+            }
+        },
+        shapes={2: (16, 16)},
+        other_resolution={2: (12, 12)},
+        conditioned=True,
+    ),
     "unet": Family(
         hparams={
             rank: {
