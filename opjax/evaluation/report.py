@@ -133,13 +133,18 @@ def _plot_rollout(outcome: RolloutResult, report_dir: str, name: str) -> None:
 
 
 def markdown_table(results: dict[str, dict]) -> str:
+    poseidon = any("relative_l1" in r for r in results.values())
+    extra = " Poseidon median relative L1 |" if poseidon else ""
     lines = [
-        "| test set | resolution | samples | relative L2 | relative H1 |",
-        "| --- | --- | --- | --- | --- |",
+        "| test set | resolution | samples | relative L2 | relative H1 |" + extra,
+        "| --- | --- | --- | --- | --- |" + (" --- |" if poseidon else ""),
     ]
     for name, r in results.items():
         res = "x".join(str(n) for n in r["resolution"])
-        lines.append(f"| {name} | {res} | {r['n']} | {r['l2']:.4f} | {r['h1']:.4f} |")
+        row = f"| {name} | {res} | {r['n']} | {r['l2']:.4f} | {r['h1']:.4f} |"
+        if poseidon:
+            row += f" {r.get('relative_l1', float('nan')):.4f} |"
+        lines.append(row)
     rollouts = {name: r["rollout"] for name, r in results.items() if "rollout" in r}
     if rollouts:
         lines += [

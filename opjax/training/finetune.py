@@ -8,12 +8,15 @@ come from the checkpoint; ``model.hparams`` in the recipe may override some (a d
 ``image_size``, say), and the channel counts always follow the data.
 
 When the data's channels differ from the checkpoint's, the parts that touch channels
-cannot be reused: Poseidon's recipe replaces the input embedding and the output recovery
-(top-level ``embeddings`` and ``patch_recovery``) with freshly initialised ones and
-reuses everything else. ``replace_embedding_recovery`` says when: ``"auto"`` (when the
-channels differ), ``"always"``, or ``"never"`` (then differing channels are an error).
-Every other parameter must exist in the checkpoint with the same shape; anything else is
-refused with the names of all the offending tensors.
+cannot be reused. Poseidon's recipe (``scOT/train.py``: ``from_pretrained(...,
+ignore_mismatched_sizes=True)`` with the new channel counts) starts the tensors of the
+input embedding and the output recovery (top-level ``embeddings`` and ``patch_recovery``)
+whose shapes changed afresh, keeps those whose shapes did not (the embedding's norm and
+projection bias, say), and reuses everything else. ``replace_embedding_recovery`` says
+when: ``"auto"`` (when the channels differ), ``"always"``, or ``"never"`` (then differing
+channels are an error). Every parameter outside the embedding and recovery must exist in
+the checkpoint with the same shape; anything else is refused with the names of all the
+offending tensors.
 """
 
 from __future__ import annotations
@@ -92,7 +95,8 @@ def _replaced(path: tuple[str, ...], replace: bool) -> bool:
 
 def merge_pretrained(fresh: dict, pretrained: dict, *, replace: bool, source: str) -> dict:
     """``fresh`` (the model's initial variables) with every tensor taken from
-    ``pretrained`` except, when ``replace``, the embedding and recovery.
+    ``pretrained`` except, when ``replace``, the embedding and recovery tensors whose
+    shapes differ (those stay fresh).
 
     Raises:
         RecipeError: naming every tensor missing from, unexpected in, or of another shape
@@ -123,7 +127,8 @@ def merge_pretrained(fresh: dict, pretrained: dict, *, replace: bool, source: st
 
     def pick(path, value):
         key = tuple(str(getattr(k, "key", k)) for k in path)
-        if _replaced(key, replace):
+        reusable = key in theirs and tuple(theirs[key].shape) == tuple(value.shape)
+        if _replaced(key, replace) and not reusable:
             return value
         return np.asarray(theirs[key], dtype=value.dtype)
 

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,10 @@ from opjax.training.recipe import RecipeError
 def _variables(in_channels: int, scale: float = 0.0) -> dict:
     return {
         "params": {
-            "embeddings": {"kernel": np.full((4, 4, in_channels, 8), scale, np.float32)},
+            "embeddings": {
+                "kernel": np.full((4, 4, in_channels, 8), scale, np.float32),
+                "bias": np.full((8,), scale, np.float32),
+            },
             "encoder": {"kernel": np.full((8, 8), scale + 1, np.float32)},
             "patch_recovery": {"kernel": np.full((8, 2 * in_channels), scale, np.float32)},
         }
@@ -20,6 +25,8 @@ def test_merge_reuses_the_trunk_and_replaces_embedding_and_recovery():
     merged = merge_pretrained(fresh, pretrained, replace=True, source="ckpt")
     np.testing.assert_array_equal(merged["params"]["encoder"]["kernel"], 6.0)
     np.testing.assert_array_equal(merged["params"]["embeddings"]["kernel"], 0.0)
+    # As Poseidon's ignore_mismatched_sizes: same-shaped tensors there are still reused.
+    np.testing.assert_array_equal(merged["params"]["embeddings"]["bias"], 5.0)
     assert merged["params"]["patch_recovery"]["kernel"].shape == (8, 6)
 
 
@@ -46,3 +53,72 @@ def test_finetune_hparams_take_channels_from_the_data():
     assert finetune_hparams(pretrained, {}, 4, 4, "always")[1] is True
     with pytest.raises(RecipeError, match="replace_embedding_recovery"):
         finetune_hparams(pretrained, {}, 2, 2, "never")
+
+
+@pytest.mark.slow
+def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk(tmp_path):
+    """`opjax finetune` from a Hugging Face folder as downloaded (the parity fixture: 3 in,
+    2 out channels) on 1-channel all2all data, with zero learning rates so that the run's
+    parameters are exactly what fine-tuning started from: the checkpoint's, but a fresh
+    embedding projection for the new channel count."""
+    import jax
+
+    from opjax import load
+    from opjax.cli import main
+    from opjax.convert import from_poseidon
+    from opjax.data.generation import generate, load_dataset_recipe
+    from opjax.evaluation.report import evaluate_run
+    from tests.conftest import REPO
+
+    folder = REPO / "tests" / "fixtures" / "poseidon" / "conditioned"
+    dataset = load_dataset_recipe(
+        REPO / "datasets" / "ns2d_demo_finetune.toml",
+        [
+            f"output='{tmp_path / 'data'}'",
+            "splits.train=2",
+            "splits.test=2",
+            "parameters.n_times=3",
+            "parameters.burn_in=0.5",
+        ],
+    )
+    files = generate(dataset)
+    run_dir = tmp_path / "run"
+    overrides = [
+        f"finetune.checkpoint='{folder}'",
+        f"run_dir='{run_dir}'",
+        "data.generate=''",
+        "data.format='opjax_h5'",
+        f"data.train='{files['train']}'",
+        f"data.test={{test='{files['test']}'}}",
+        "train.epochs=1",
+        "train.batch_size=4",
+        "optimizer.lr=0.0",
+        "optimizer.lr_embedding_recovery=0.0",
+        "optimizer.lr_time_conditioning=0.0",
+    ]
+    args = ["finetune", str(REPO / "train" / "poseidon_ns2d_finetune.toml"), "--quiet"]
+    assert main([*args, *(a for o in overrides for a in ("--set", o))]) == 0
+
+    run = load(run_dir)
+    assert run.card["model"] == "scot" and run.card["finetuned_from"] == str(folder)
+    assert (run.model.in_channels, run.model.out_channels) == (1, 1)
+    _, reference = from_poseidon(folder)
+    ours, theirs = run.params["params"], reference["params"]
+    embedding = ours["embeddings"]["patch_embeddings"]["projection"]["kernel"]
+    assert embedding.shape[-2] == 1
+    norm = jax.tree.map(
+        lambda a, b: bool(np.array_equal(a, b)),
+        ours["embeddings"]["norm"],
+        theirs["embeddings"]["norm"],
+    )
+    assert all(jax.tree.leaves(norm))
+    same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), ours["encoder"], theirs["encoder"])
+    assert all(jax.tree.leaves(same))
+    assert run.card["data"]["train_shape"]["t"] == []
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert np.isfinite(metrics[-1]["test/test/relative_l1"])
+    # A time-conditioned run rolls out one saved interval per step (here 0.25).
+    results = evaluate_run(str(run_dir), rollout=2)
+    rollout = results["test"]["rollout"]
+    assert rollout["steps"] == 2 and rollout["model_dt"] == pytest.approx(0.25)
+    assert np.all(np.isfinite(rollout["l2_per_step"]))
