@@ -55,7 +55,9 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     )
     checkpoints = RunCheckpoints(os.path.join(run_dir, rd.CHECKPOINTS), read_only=True)
     try:
-        params = checkpoints.restore_params(checkpoint, template)
+        # A run that kept a moving average of its weights evaluated (and is used) with it.
+        key = "ema" if card.get("ema_decay") else "params"
+        params = checkpoints.restore_params(checkpoint, template, key=key)
     finally:
         checkpoints.close()
     return LoadedRun(model, params, Normalizers.from_dict(card["normalizers"]), card)

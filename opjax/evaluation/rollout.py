@@ -10,6 +10,9 @@ state ``[b, *space, c]``. A rollout feeds its predictions back:
 and returns ``[b, n_steps, *space, c]``. Normalisation is applied inside each step, so the
 rollout runs in physical units, exactly as :meth:`opjax.load.LoadedRun.predict` would.
 
+A stochastic model (PDE-Refiner, whose refinement draws noise) rolls out deterministically
+with its default noise, or as several independent samples (:func:`make_sampled_rollout`).
+
 A time-conditioned model (scOT, trained on all2all pairs) maps a state and a lead time
 ``t`` to the state ``t`` later. It predicts any lead time in one call
 (:meth:`opjax.load.LoadedRun.predict` with ``t``), or rolls out autoregressively with a
@@ -28,18 +31,24 @@ import jax.numpy as jnp
 from opjax.data.normalizers import Normalizers
 
 
+def _advance(model: nn.Module, params, normalizers: Normalizers, window, **kwargs):
+    """One rollout step: ``(next window, predicted state)``; ``kwargs`` go to ``apply``."""
+    state = normalizers.decode_output(
+        model.apply(params, normalizers.encode_input(window), **kwargs)
+    )
+    channels = state.shape[-1]
+    if window.shape[-1] % channels:
+        raise ValueError(
+            f"the model maps {window.shape[-1]} input channels to {channels} output "
+            "channels; a rollout needs k states of the output's channels as input"
+        )
+    return jnp.concatenate([window[..., channels:], state], axis=-1), state
+
+
 @functools.partial(jax.jit, static_argnames=("model", "n_steps"))
 def _rollout(model: nn.Module, params, normalizers: Normalizers, x, n_steps: int):
     def step(window, _):
-        state = normalizers.decode_output(model.apply(params, normalizers.encode_input(window)))
-        channels = state.shape[-1]
-        if window.shape[-1] % channels:
-            raise ValueError(
-                f"the model maps {window.shape[-1]} input channels to {channels} output "
-                "channels; a rollout needs k states of the output's channels as input"
-            )
-        window = jnp.concatenate([window[..., channels:], state], axis=-1)
-        return window, state
+        return _advance(model, params, normalizers, window)
 
     _, states = jax.lax.scan(step, x, None, length=n_steps)
     return jnp.moveaxis(states, 0, 1)
@@ -51,6 +60,37 @@ def make_rollout(model: nn.Module, normalizers: Normalizers) -> Callable:
 
     def rollout(params, x, n_steps: int):
         return _rollout(model, params, normalizers, jnp.asarray(x), n_steps)
+
+    return rollout
+
+
+@functools.partial(jax.jit, static_argnames=("model", "n_steps", "n_samples", "rng_stream"))
+def _sampled_rollouts(
+    model: nn.Module, params, normalizers: Normalizers, x, key, n_steps, n_samples, rng_stream
+):
+    def one(sample_key):
+        def step(window, step_key):
+            return _advance(model, params, normalizers, window, rngs={rng_stream: step_key})
+
+        _, states = jax.lax.scan(step, x, jax.random.split(sample_key, n_steps))
+        return jnp.moveaxis(states, 0, 1)
+
+    return jax.vmap(one)(jax.random.split(key, n_samples))
+
+
+def make_sampled_rollout(
+    model: nn.Module, normalizers: Normalizers, rng_stream: str = "refine"
+) -> Callable:
+    """``rollout(params, x [b, *space, k c], n_steps, key, n_samples) -> [n_samples, b,
+    n_steps, *space, c]``: independent rollouts of a stochastic one-step model (PDE-Refiner:
+    the noise of its refinement steps, RNG stream ``"refine"``), each step with its own key
+    from ``key``; jitted. The samples' spread (:mod:`opjax.evaluation.uncertainty`)
+    estimates the rollout's uncertainty."""
+
+    def rollout(params, x, n_steps: int, key: jax.Array, n_samples: int):
+        return _sampled_rollouts(
+            model, params, normalizers, jnp.asarray(x), key, n_steps, n_samples, rng_stream
+        )
 
     return rollout
 

@@ -6,6 +6,7 @@ fields ``x [batch, *space, in_channels]``.
 
 from opjax.models.fno import FNO
 from opjax.models.lsm import LSM
+from opjax.models.refiner import PDERefiner, refinement_samples
 from opjax.models.registry import (
     build_model,
     hparam_names,
@@ -19,11 +20,13 @@ from opjax.models.unet import UNet
 __all__ = [
     "FNO",
     "LSM",
+    "PDERefiner",
     "ScOT",
     "UNet",
     "build_model",
     "hparam_names",
     "model_hparams",
+    "refinement_samples",
     "register",
     "registered_models",
 ]

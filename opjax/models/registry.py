@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+from collections.abc import Mapping
 from typing import Any
 
 import flax.linen as nn
@@ -58,12 +59,18 @@ def build_model(name: str, hparams: dict[str, Any]) -> nn.Module:
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in hparams.items()})
 
 
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):  # nested hyperparameters (a FrozenDict), e.g. a backbone's
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def model_hparams(model: nn.Module) -> dict[str, Any]:
     """The hyperparameters of a model instance, as plain JSON-able values."""
-    out = {}
-    for f in dataclasses.fields(model):
-        if f.name in _NOT_HPARAMS:
-            continue
-        value = getattr(model, f.name)
-        out[f.name] = list(value) if isinstance(value, tuple) else value
-    return out
+    return {
+        f.name: _jsonable(getattr(model, f.name))
+        for f in dataclasses.fields(model)
+        if f.name not in _NOT_HPARAMS
+    }

@@ -1,7 +1,8 @@
 """Orbax checkpoints of a run: ``checkpoints/latest`` (the last two) and
 ``checkpoints/best`` (the best one by the run's selection metric).
 
-Each checkpoint holds the train state ``{"params", "opt_state", "step"}`` and a JSON
+Each checkpoint holds the train state ``{"params", "opt_state", "step"}`` (and ``"ema"``,
+the moving average of the variables, when the run keeps one) and a JSON
 ``meta`` record (epoch, best metric so far). Orbax writes a checkpoint into a temporary
 directory and renames it into place once complete, so a process killed mid-write leaves
 at most a temporary directory, which is never listed as a step and is removed on the next
@@ -72,18 +73,21 @@ class RunCheckpoints:
         restored = self._managers[which].restore(step, args=args)
         return restored["state"], dict(restored["meta"])
 
-    def restore_params(self, which: str, template: Any, step: int | None = None) -> Any:
-        """Restore only ``state["params"]`` onto the structure of ``template``."""
+    def restore_params(
+        self, which: str, template: Any, step: int | None = None, key: str = "params"
+    ) -> Any:
+        """Restore only ``state[key]`` (the variables ``"params"``, or their moving average
+        ``"ema"``) onto the structure of ``template``."""
         step = self._step(which, step)
         abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, template)
-        target = {"params": abstract}
+        target = {key: abstract}
         restore = ocp.args.PyTreeRestore(
             target,
             restore_args=ocp.checkpoint_utils.construct_restore_args(target),
             partial_restore=True,
         )
         restored = self._managers[which].restore(step, args=ocp.args.Composite(state=restore))
-        return restored["state"]["params"]
+        return restored["state"][key]
 
     def close(self) -> None:
         """Finish pending saves and release the managers."""

@@ -28,12 +28,18 @@ Sections:
   e.g. Poseidon's 20 snapshots per unit, else 1), see
   :func:`opjax.data.windowing.all_to_all_pairs`);
 * ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"``,
-  ``"h1"``, or Poseidon's ``"relative_l1"``, which also makes the evaluation report
-  Poseidon's metric ``relative_l1``: mean over groups of the median relative L1),
-  ``channel_groups`` (Poseidon's channel-group boundaries, e.g. ``[0, 1, 3, 4]`` for
-  rho | u, v | p; empty: one group), ``h1_periodic``, ``shuffle``, ``eval_every``,
-  ``checkpoint_every`` (epochs; the last epoch is always checkpointed, and ``best`` is
-  chosen among checkpointed epochs);
+  ``"h1"``, Poseidon's ``"relative_l1"``, which also makes the evaluation report
+  Poseidon's metric ``relative_l1``: mean over groups of the median relative L1, or
+  pdearena's ``"mse"``: mean over space, summed over channels; ``best`` is then chosen by
+  the relative L2), ``channel_groups`` (Poseidon's channel-group boundaries, e.g.
+  ``[0, 1, 3, 4]`` for rho | u, v | p; empty: one group), ``h1_periodic``, ``shuffle``,
+  ``eval_every``, ``checkpoint_every`` (epochs; the last epoch is always checkpointed, and
+  ``best`` is chosen among checkpointed epochs), ``objective`` (``"one_step"``: predict
+  ``y`` in one model call with ``loss``; ``"refinement"``: PDE-Refiner's denoising
+  objective at a random refinement step, for ``model.name = "refiner"``, which needs
+  ``loss = "mse"``; see :mod:`opjax.training.objectives`), ``ema_decay`` (0: off; else
+  an exponential moving average of the weights, ``ema <- d ema + (1 - d) params`` after
+  every step, is what evaluation, ``best`` and ``opjax.load`` use; pdearena: 0.995);
 * ``[optimizer]``: AdamW's ``lr``, ``weight_decay``, ``b1``, ``b2``, ``eps``,
   ``grad_clip``; ``schedule`` (``"constant"``, ``"cosine"``, ``"step"``),
   ``schedule_interval`` (``"epoch"`` steps the schedule once per epoch as PyTorch's
@@ -96,6 +102,8 @@ DEFAULTS: dict[str, Any] = {
         "shuffle": True,
         "eval_every": 1,
         "checkpoint_every": 1,
+        "objective": "one_step",
+        "ema_decay": 0.0,
     },
     "optimizer": {
         "lr": 1e-3,
@@ -125,7 +133,8 @@ SCHEMA = RecipeSchema(
     ),
     path_tables=frozenset({("data", "test")}),
     choices={
-        ("train", "loss"): ("l2", "h1", "relative_l1"),
+        ("train", "loss"): ("l2", "h1", "relative_l1", "mse"),
+        ("train", "objective"): ("one_step", "refinement"),
         ("data", "window", "pairs"): ("k_in_m_out", "all2all"),
         ("optimizer", "schedule"): ("constant", "cosine", "step"),
         ("optimizer", "schedule_interval"): ("epoch", "step"),

@@ -7,6 +7,13 @@ checkpoints every ``train.checkpoint_every`` epochs. ``train(recipe, resume=True
 continues from the latest complete checkpoint: the epoch order depends only on the seed
 and the epoch, and the random key of a step only on the seed and the step, so a resumed
 run ends with the same parameters and metrics as one never interrupted.
+
+The train state is ``{"params", "opt_state", "step"}`` and, with ``train.ema_decay = d > 0``,
+``"ema"``: an exponential moving average of the variables, ``ema <- d ema + (1 - d) params``
+after every step (state collections such as batch statistics are copied, not averaged),
+started from the initial variables. It is checkpointed with the rest (so a resumed run
+stays bit-exact), and it is what evaluation, the ``best`` selection,
+:class:`TrainResult` and ``opjax.load`` use (the model card's ``ema_decay`` says so).
 """
 
 from __future__ import annotations
@@ -32,7 +39,7 @@ from opjax.training import run_dir as rd
 from opjax.training.checkpoints import RunCheckpoints
 from opjax.training.datasets import fit_normalizers, generate_data, load_splits
 from opjax.training.finetune import finetune_hparams, load_pretrained, merge_pretrained
-from opjax.training.objectives import one_step_objective, training_loss
+from opjax.training.objectives import one_step_objective, refinement_objective, training_loss
 from opjax.training.optimizers import learning_rate_schedule, make_optimizer
 from opjax.training.recipe import RecipeError, dump_toml
 from opjax.training.sharding import batch_sharding, check_batch_size, data_mesh, replicated
@@ -85,13 +92,37 @@ def model_card(recipe: dict, model, normalizers: Normalizers, splits) -> dict:
         "loss": recipe["train"]["loss"],
         "channel_groups": recipe["train"]["channel_groups"],
         "h1_periodic": recipe["train"]["h1_periodic"],
+        "objective": recipe["train"]["objective"],
+        "ema_decay": recipe["train"]["ema_decay"],
         "finetuned_from": recipe["finetune"]["checkpoint"] or None,
         "opjax_version": __version__,
     }
 
 
 def _selection_key(recipe: dict, test_names) -> str:
-    return f"{next(iter(test_names))}/{recipe['train']['loss']}"
+    """The metric ``best`` is chosen by: the training loss, or the relative L2 for ``"mse"``
+    (which the evaluation does not report)."""
+    loss = recipe["train"]["loss"]
+    return f"{next(iter(test_names))}/{'l2' if loss == 'mse' else loss}"
+
+
+def _objective(tcfg: dict, model, loss):
+    if tcfg["objective"] == "one_step":
+        return one_step_objective(model, loss)
+    if tcfg["loss"] != "mse":
+        raise RecipeError(
+            f"train.objective = 'refinement' trains with PDE-Refiner's MSE at every step; "
+            f"set train.loss = 'mse' (got {tcfg['loss']!r})"
+        )
+    try:
+        return refinement_objective(model)
+    except TypeError as error:
+        raise RecipeError(f"train.objective = 'refinement': {error}") from None
+
+
+def _check_ema_decay(decay: float) -> None:
+    if not 0.0 <= decay < 1.0:
+        raise RecipeError(f"train.ema_decay = {decay}; expected 0 (off) <= value < 1")
 
 
 def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> TrainResult:
@@ -104,6 +135,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         )
     retain_freed_memory()
     tcfg = recipe["train"]
+    _check_ema_decay(tcfg["ema_decay"])
     mesh = data_mesh()
     check_batch_size(tcfg["batch_size"], mesh)
     check_batch_size(tcfg["eval_batch_size"], mesh, "train.eval_batch_size")
@@ -156,6 +188,8 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         )
     # The optimiser sees the trainable collection only (not batch-norm statistics).
     state = {"params": params, "opt_state": optimizer.init(params["params"]), "step": jnp.int32(0)}
+    if tcfg["ema_decay"]:
+        state["ema"] = jax.tree.map(jnp.copy, params)
     state = jax.device_put(state, replicated(mesh))
 
     checkpoints = RunCheckpoints(str(run_path / rd.CHECKPOINTS))
@@ -176,8 +210,8 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     data = jax.device_put(data, replicated(mesh))
     channel_groups = tuple(tcfg["channel_groups"])
     loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], channel_groups or None)
-    objective = one_step_objective(model, loss)
-    train_step = _make_train_step(objective, optimizer, step_key, mesh)
+    objective = _objective(tcfg, model, loss)
+    train_step = _make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
     error_fn = make_error_fn(
         model,
         normalizers,
@@ -231,7 +265,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             if (epoch + 1) % tcfg["eval_every"] == 0 or last_epoch:
                 last_eval = {
                     name: summarize(
-                        per_sample_errors(error_fn, state["params"], test, eval_batch, sharding)[0]
+                        per_sample_errors(error_fn, _weights(state), test, eval_batch, sharding)[0]
                     )
                     for name, test in splits.tests.items()
                 }
@@ -257,7 +291,12 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         if bar is not None:
             bar.close()
         checkpoints.close()
-    return TrainResult(str(run_path), tcfg["epochs"], last_eval, jax.device_get(state["params"]))
+    return TrainResult(str(run_path), tcfg["epochs"], last_eval, jax.device_get(_weights(state)))
+
+
+def _weights(state: dict) -> dict:
+    """The variables evaluation uses: the moving average when there is one."""
+    return state.get("ema", state["params"])
 
 
 def _last_good(checkpoints: RunCheckpoints) -> str:
@@ -285,8 +324,9 @@ def _run_epoch(train_step, state, data, indices, weights, bar, epoch):
     return state, np.asarray(jax.device_get(losses), np.float64)
 
 
-def _make_train_step(objective, optimizer, step_key, mesh):
-    """One jitted update ``(state, data, idx, weight) -> (state, loss)``; ``state`` is donated."""
+def _make_train_step(objective, optimizer, step_key, mesh, ema_decay: float = 0.0):
+    """One jitted update ``(state, data, idx, weight) -> (state, loss)``; ``state`` is donated.
+    With ``ema_decay > 0`` it also updates ``state["ema"]`` (see the module docstring)."""
     shard = batch_sharding(mesh)
 
     def step(state, data, idx, weight):
@@ -304,7 +344,15 @@ def _make_train_step(objective, optimizer, step_key, mesh):
         updates, opt_state = optimizer.update(grads, state["opt_state"], variables["params"])
         trainable = optax.apply_updates(variables["params"], updates)
         variables = {"params": trainable, **aux.get("model_state", model_state)}
-        return {"params": variables, "opt_state": opt_state, "step": state["step"] + 1}, loss
+        new = {"params": variables, "opt_state": opt_state, "step": state["step"] + 1}
+        if ema_decay:
+            average = jax.tree.map(
+                lambda e, p: ema_decay * e + (1.0 - ema_decay) * p,
+                state["ema"]["params"],
+                trainable,
+            )
+            new["ema"] = {**variables, "params": average}
+        return new, loss
 
     rep = replicated(mesh)
     return jax.jit(

@@ -63,6 +63,25 @@ CONFORMANCE = {
         shapes={1: (16,), 2: (16, 16)},
         other_resolution={1: (32,), 2: (32, 16)},
     ),
+    "refiner": Family(
+        hparams={
+            rank: {
+                "num_refinement_steps": 1,
+                "min_noise_std": 1e-2,
+                "backbone_hparams": {
+                    "hidden_channels": 4,
+                    "ch_mults": (1, 2),
+                    "n_blocks": 1,
+                    "norm_groups": 1,
+                    "output_norm_groups": 1,
+                    "zero_init_output": False,
+                },
+            }
+            for rank in (1, 2)
+        },
+        shapes={1: (16,), 2: (8, 16)},
+        other_resolution={1: (32,), 2: (16, 16)},
+    ),
     "scot": Family(
         hparams={
             2: {

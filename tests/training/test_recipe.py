@@ -48,7 +48,8 @@ def test_wrong_types_and_choices_are_errors():
     with pytest.raises(RecipeError, match="'train.epochs' must be int"):
         load_recipe(None, ['train.epochs="ten"'])
     with pytest.raises(
-        RecipeError, match=r"'train.loss' is 'l3'; expected one of \('l2', 'h1', 'relative_l1'\)"
+        RecipeError,
+        match=r"'train.loss' is 'l3'; expected one of \('l2', 'h1', 'relative_l1', 'mse'\)",
     ):
         load_recipe(None, ['train.loss="l3"'])
 
