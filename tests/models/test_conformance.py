@@ -77,10 +77,10 @@ CONFORMANCE = {
                     "zero_init_output": False,
                 },
             }
-            for rank in (1, 2)
+            for rank in (1,)  # PDE-Refiner's setting (KS); the backbone's 2D is tested above
         },
-        shapes={1: (16,), 2: (8, 16)},
-        other_resolution={1: (32,), 2: (16, 16)},
+        shapes={1: (16,)},
+        other_resolution={1: (32,)},
     ),
     "scot": Family(
         hparams={

@@ -72,7 +72,7 @@ def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk
 
     folder = REPO / "tests" / "fixtures" / "poseidon" / "conditioned"
     dataset = load_dataset_recipe(
-        REPO / "datasets" / "ns2d_demo_finetune.toml",
+        REPO / "datasets" / "ns2d_kolmogorov_demo_finetune.toml",
         [
             f"output='{tmp_path / 'data'}'",
             "splits.train=2",
