@@ -696,52 +696,19 @@ def convert_neuralop_cli(
     Raises:
         FileExistsError: ``OUT`` already holds a model card or checkpoints.
     """
-    import jax
+    from opjax.convert.converted_run import ensure_free, write_converted_run
 
-    from opjax import __version__
-    from opjax.data.normalizers import Normalizers
-    from opjax.models import model_hparams
-    from opjax.training import run_dir as rd
-    from opjax.training.checkpoints import RunCheckpoints
-
-    out = Path(out_dir)
-    if (out / rd.MODEL_CARD).exists() or (out / rd.CHECKPOINTS).exists():
-        raise FileExistsError(f"{out} already holds a run; choose another output folder")
+    out = ensure_free(out_dir)
     checkpoint = read_checkpoint(ckpt_dir, name)
     cls, _ = neuralop_kwargs(checkpoint.metadata)
     model, params = model_from_checkpoint(checkpoint)
-    hparams = model_hparams(model)
     grid = [max(2 * m, 4) for m in model.n_modes]
-    card = {
-        "model": "fno",
-        "hparams": hparams,
-        "normalizers": Normalizers().to_dict(),
-        "data": {
-            "format": None,
-            "x_key": None,
-            "window": None,
-            "y_key": None,
-            "train_shape": {"x": [*grid, model.in_channels], "y": [*grid, model.out_channels]},
-            "tests": {},
-        },
-        "source": {
-            "neuralop": {
-                "checkpoint": str(checkpoint.state_path.resolve()),
-                "class": cls,
-                "version": checkpoint.metadata.get("_version"),
-            }
-        },
-        "opjax_version": __version__,
+    train_shape = {"x": [*grid, model.in_channels], "y": [*grid, model.out_channels]}
+    source = {
+        "neuralop": {
+            "checkpoint": str(checkpoint.state_path.resolve()),
+            "class": cls,
+            "version": checkpoint.metadata.get("_version"),
+        }
     }
-    state = {"params": jax.tree.map(jax.numpy.asarray, params)}
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints = RunCheckpoints(str(out / rd.CHECKPOINTS))
-    try:
-        meta = {"epoch": 0, "step": 0, "source": "neuralop"}
-        checkpoints.save("latest", 0, state, meta)
-        checkpoints.save("best", 0, state, meta)
-    finally:
-        checkpoints.close()
-    # The card last: a folder with a card always has its checkpoints.
-    rd.write_model_card(out, card)
-    return out
+    return write_converted_run(out, "fno", model, params, train_shape, source)

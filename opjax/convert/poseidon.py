@@ -314,53 +314,21 @@ def convert_poseidon_cli(hf_dir: str | os.PathLike, out_dir: str | os.PathLike) 
     Raises:
         FileExistsError: ``OUT`` already holds a model card or checkpoints.
     """
-    import jax
+    from opjax.convert.converted_run import ensure_free, write_converted_run
 
-    from opjax import __version__
-    from opjax.data.normalizers import Normalizers
-    from opjax.models import model_hparams
-    from opjax.training import run_dir as rd
-    from opjax.training.checkpoints import RunCheckpoints
-
-    out = Path(out_dir)
-    if (out / rd.MODEL_CARD).exists() or (out / rd.CHECKPOINTS).exists():
-        raise FileExistsError(f"{out} already holds a run; choose another output folder")
+    out = ensure_free(out_dir)
     checkpoint = read_poseidon(hf_dir)
     model, params = model_from_checkpoint(checkpoint)
     side = model.image_size
     train_shape = {"x": [side, side, model.in_channels], "y": [side, side, model.out_channels]}
     if model.use_conditioning:
         train_shape["t"] = []  # one lead time per sample
-    card = {
-        "model": "scot",
-        "hparams": model_hparams(model),
-        "normalizers": Normalizers().to_dict(),
-        "data": {
-            "format": None,
-            "x_key": None,
-            "window": None,
-            "y_key": None,
-            "train_shape": train_shape,
-            "tests": {},
-        },
-        "source": {
-            "poseidon": {
-                "folder": str(checkpoint.folder.resolve()),
-                "weights": [p.name for p in checkpoint.weights],
-                "architectures": checkpoint.config.get("architectures"),
-                "transformers_version": checkpoint.config.get("transformers_version"),
-            }
-        },
-        "opjax_version": __version__,
+    source = {
+        "poseidon": {
+            "folder": str(checkpoint.folder.resolve()),
+            "weights": [p.name for p in checkpoint.weights],
+            "architectures": checkpoint.config.get("architectures"),
+            "transformers_version": checkpoint.config.get("transformers_version"),
+        }
     }
-    state = {"params": jax.tree.map(jax.numpy.asarray, params)}
-    out.mkdir(parents=True, exist_ok=True)
-    checkpoints = RunCheckpoints(str(out / rd.CHECKPOINTS))
-    try:
-        meta = {"epoch": 0, "step": 0, "source": "poseidon"}
-        checkpoints.save("latest", 0, state, meta)
-        checkpoints.save("best", 0, state, meta)
-    finally:
-        checkpoints.close()
-    rd.write_model_card(out, card)
-    return out
+    return write_converted_run(out, "scot", model, params, train_shape, source)

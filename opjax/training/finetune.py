@@ -29,7 +29,7 @@ import jax
 import numpy as np
 
 from opjax.training import run_dir as rd
-from opjax.training.optimizers import EMBEDDING_RECOVERY_KEYS
+from opjax.training.optimizers import EMBEDDING_RECOVERY_KEYS, path_names
 from opjax.training.recipe import RecipeError
 
 
@@ -86,7 +86,7 @@ def finetune_hparams(
 
 def _flat(tree: dict) -> dict[tuple[str, ...], np.ndarray]:
     leaves = jax.tree_util.tree_flatten_with_path(tree)[0]
-    return {tuple(str(getattr(k, "key", k)) for k in path): leaf for path, leaf in leaves}
+    return {path_names(path): leaf for path, leaf in leaves}
 
 
 def _replaced(path: tuple[str, ...], replace: bool) -> bool:
@@ -126,7 +126,7 @@ def merge_pretrained(fresh: dict, pretrained: dict, *, replace: bool, source: st
         )
 
     def pick(path, value):
-        key = tuple(str(getattr(k, "key", k)) for k in path)
+        key = path_names(path)
         reusable = key in theirs and tuple(theirs[key].shape) == tuple(value.shape)
         if _replaced(key, replace) and not reusable:
             return value

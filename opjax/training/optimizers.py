@@ -65,7 +65,8 @@ def learning_rate_schedule(cfg: dict, steps_per_epoch: int, epochs: int) -> opta
     return schedule
 
 
-def _names(path) -> tuple[str, ...]:
+def path_names(path) -> tuple[str, ...]:
+    """The names along a ``jax.tree_util`` key path, e.g. ``("params", "encoder", "kernel")``."""
     return tuple(str(getattr(k, "key", k)) for k in path)
 
 
@@ -82,7 +83,7 @@ def parameter_groups(params) -> dict:
     """The group label of every parameter (a tree like ``params``), see the module doc."""
 
     def label(path, _):
-        names = _names(path)
+        names = path_names(path)
         if names and names[0] in EMBEDDING_RECOVERY_KEYS:
             return "embedding_recovery"
         if _is_time_conditioning(names):
@@ -96,7 +97,7 @@ def decay_mask(params) -> dict:
     """True for the parameters weight decay applies to when norms and biases are exempt."""
 
     def decays(path, _):
-        names = _names(path)
+        names = path_names(path)
         return names[-1] != "bias" and not any("norm" in n for n in names)
 
     return jax.tree_util.tree_map_with_path(decays, params)

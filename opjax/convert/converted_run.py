@@ -1,0 +1,73 @@
+"""Write a converted external checkpoint as an opjax run directory.
+
+``opjax convert neuralop|poseidon CKPT OUT`` leave in ``OUT`` what ``opjax train`` would
+for inference: ``model.json`` (the model, its hyperparameters, identity normalisers, the
+input/output shapes it was built for and where the weights came from) and
+``checkpoints/{latest,best}`` holding the converted parameters, so that
+``opjax.load(OUT).predict(x)`` runs the external model. There is no ``config.toml``: no
+recipe produced it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import flax.linen as nn
+
+
+def ensure_free(out_dir: str | os.PathLike) -> Path:
+    """``out_dir`` as a path, after checking it holds no run yet.
+
+    Raises:
+        FileExistsError: it already holds a model card or checkpoints.
+    """
+    from opjax.training import run_dir as rd
+
+    out = Path(out_dir)
+    if (out / rd.MODEL_CARD).exists() or (out / rd.CHECKPOINTS).exists():
+        raise FileExistsError(f"{out} already holds a run; choose another output folder")
+    return out
+
+
+def write_converted_run(
+    out: Path, name: str, model: nn.Module, params: dict, train_shape: dict, source: dict
+) -> Path:
+    """Write ``model`` (registered as ``name``) with ``params`` (``{"params": ...}``) to
+    ``out``; ``train_shape`` is the model card's ``{"x": [...], "y": [...], ("t": [])}``
+    and ``source`` says where the weights came from (``{library: {...}}``)."""
+    import jax
+
+    from opjax import __version__
+    from opjax.data.normalizers import Normalizers
+    from opjax.models import model_hparams
+    from opjax.training import run_dir as rd
+    from opjax.training.checkpoints import RunCheckpoints
+
+    card = {
+        "model": name,
+        "hparams": model_hparams(model),
+        "normalizers": Normalizers().to_dict(),
+        "data": {
+            "format": None,
+            "x_key": None,
+            "window": None,
+            "y_key": None,
+            "train_shape": train_shape,
+            "tests": {},
+        },
+        "source": source,
+        "opjax_version": __version__,
+    }
+    state = {"params": jax.tree.map(jax.numpy.asarray, params)}
+    out.mkdir(parents=True, exist_ok=True)
+    checkpoints = RunCheckpoints(str(out / rd.CHECKPOINTS))
+    try:
+        meta = {"epoch": 0, "step": 0, "source": next(iter(source))}
+        checkpoints.save("latest", 0, state, meta)
+        checkpoints.save("best", 0, state, meta)
+    finally:
+        checkpoints.close()
+    # The card last: a folder with a card always has its checkpoints.
+    rd.write_model_card(out, card)
+    return out
