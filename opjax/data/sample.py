@@ -8,6 +8,9 @@ A Sample is a dict of arrays, channels-last:
 * ``t`` (optional): lead time ``[batch]``;
 * ``params`` (optional): PDE coefficients ``[batch, n_params]``;
 * ``coords`` (optional): query points ``[batch, *points, dim]``.
+
+Models take ``x`` positionally and the conditioning inputs by keyword: the lead time as
+``t`` and the PDE parameters as ``z`` (:func:`conditioning`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,14 @@ Sample = dict[str, np.ndarray]
 
 REQUIRED_KEYS = ("x", "y")
 OPTIONAL_KEYS = ("t", "params", "coords")
+# Sample key -> the model keyword that receives it.
+CONDITIONING_KEYWORDS = {"t": "t", "params": "z"}
+
+
+def conditioning(sample: dict) -> dict:
+    """The model's conditioning keywords for the keys ``sample`` has:
+    ``{"t": sample["t"], "z": sample["params"]}``, either or both, or ``{}``."""
+    return {kw: sample[key] for key, kw in CONDITIONING_KEYWORDS.items() if key in sample}
 
 
 def validate_sample(sample: Sample, *, source: str = "sample") -> Sample:

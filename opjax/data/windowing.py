@@ -10,11 +10,17 @@ Below, ``T'`` is the number of states kept.
   ``stride`` states: ``x`` = the ``k`` input states stacked as channels (oldest first,
   ``[N, *space, k c]``), ``y`` = the ``m`` next states (``[N, *space, c]`` for ``m = 1``,
   else ``[N, m, *space, c]``), ``N = n * n_windows``, windows of a trajectory contiguous.
+  With ``all_offsets``, the windows of states ``o, o + s, o + 2s, ...`` for every offset
+  ``o = 0..s-1`` (``s = time_step``): all the saved states serve as window starts, which
+  pdearena's training reaches by drawing a random offset per trajectory and epoch.
 * :func:`rollout_targets`: one pair per trajectory for autoregressive evaluation: the first
   ``k`` kept states as ``x`` and the next ``horizon`` states as ``y [n, horizon, *space, c]``.
 * :func:`all_to_all_pairs`: Poseidon's all2all training pairs: for kept states ``i <= j``
   (identity pairs included), ``x`` = state ``i``, ``y`` = state ``j`` and the lead time
   ``t = (t_j - t_i) / time_scale``; ``T' (T' + 1) / 2`` pairs per trajectory.
+
+Each takes the trajectories' PDE parameters ``params [n, n_params]`` (optional) and repeats
+them for every pair of a trajectory as the sample's ``params``.
 """
 
 from __future__ import annotations
@@ -58,6 +64,19 @@ def window_starts(n_states: int, k: int, m: int, stride: int = 1) -> np.ndarray:
     return np.arange(0, n_states - (k + m) + 1, stride)
 
 
+def _with_params(sample: dict, params: np.ndarray | None, n_trajectories: int) -> dict:
+    """Add ``params [n, p]`` to a sample whose pairs are grouped by trajectory, repeated
+    for each of its ``len(x) / n`` pairs."""
+    if params is None:
+        return sample
+    params = np.asarray(params, np.float32)
+    if params.ndim != 2 or len(params) != n_trajectories:
+        raise DataFormatError(
+            f"params must be [n_trajectories={n_trajectories}, n_params]; got {params.shape}"
+        )
+    return {**sample, "params": np.repeat(params, len(sample["x"]) // n_trajectories, axis=0)}
+
+
 def _stack_states(u: np.ndarray) -> np.ndarray:
     """``[N, k, *space, c] -> [N, *space, k c]`` (state-major channels)."""
     moved = np.moveaxis(u, 1, -2)  # [N, *space, k, c]
@@ -72,17 +91,26 @@ def k_in_m_out(
     stride: int = 1,
     time_step: int = 1,
     space_step: int = 1,
+    all_offsets: bool = False,
     samples=None,
+    params: np.ndarray | None = None,
 ) -> Sample:
     """All ``k``-in / ``m``-out windows (see the module docstring)."""
     _checked(field, time_step, space_step)
-    u = _read(field, _samples(field, samples), time_step, space_step)
-    starts = window_starts(u.shape[1], k, m, stride)
-    windows = np.stack([u[:, s : s + k + m] for s in starts], axis=1)  # [n, W, k+m, ...]
+    offsets = range(time_step) if all_offsets else range(1)
+    u = _read(field, _samples(field, samples), 1 if all_offsets else time_step, space_step)
+    step = time_step if all_offsets else 1
+    windows = []  # per offset: [n, W_o, k+m, ...]
+    for offset in offsets:
+        kept = u[:, offset::step]
+        starts = window_starts(kept.shape[1], k, m, stride)
+        windows.append(np.stack([kept[:, s : s + k + m] for s in starts], axis=1))
+    windows = np.concatenate(windows, axis=1)
     windows = windows.reshape(-1, *windows.shape[2:])
     x = _stack_states(windows[:, :k])
     y = windows[:, k] if m == 1 else windows[:, k:]
-    return validate_sample({"x": x, "y": y}, source=f"windows of {field.name!r}")
+    sample = _with_params({"x": x, "y": y}, params, len(u))
+    return validate_sample(sample, source=f"windows of {field.name!r}")
 
 
 def rollout_targets(
@@ -93,6 +121,7 @@ def rollout_targets(
     time_step: int = 1,
     space_step: int = 1,
     samples=None,
+    params: np.ndarray | None = None,
 ) -> Sample:
     """The first ``k`` kept states and the next ``horizon`` (default: all the rest)."""
     _checked(field, time_step, space_step)
@@ -100,9 +129,8 @@ def rollout_targets(
     horizon = u.shape[1] - k if horizon is None else horizon
     window_starts(u.shape[1], k, horizon)  # validates the lengths
     x = _stack_states(u[:, :k])
-    return validate_sample(
-        {"x": x, "y": u[:, k : k + horizon]}, source=f"rollout of {field.name!r}"
-    )
+    sample = _with_params({"x": x, "y": u[:, k : k + horizon]}, params, len(u))
+    return validate_sample(sample, source=f"rollout of {field.name!r}")
 
 
 def all_to_all_pairs(
@@ -114,6 +142,7 @@ def all_to_all_pairs(
     max_states: int | None = None,
     space_step: int = 1,
     samples=None,
+    params: np.ndarray | None = None,
 ) -> Sample:
     """Poseidon's all2all pairs with lead times ``t = (t_j - t_i) / time_scale``.
 
@@ -139,4 +168,5 @@ def all_to_all_pairs(
     x = u[:, i].reshape(-1, *u.shape[2:])
     y = u[:, j].reshape(-1, *u.shape[2:])
     lead = np.tile((kept_times[j] - kept_times[i]) / time_scale, u.shape[0]).astype(np.float32)
-    return validate_sample({"x": x, "y": y, "t": lead}, source=f"all2all of {field.name!r}")
+    sample = _with_params({"x": x, "y": y, "t": lead}, params, len(u))
+    return validate_sample(sample, source=f"all2all of {field.name!r}")

@@ -1,8 +1,9 @@
 """Evaluate a model on a Sample: predictions and per-sample relative errors.
 
-Predictions are made on the normalised input (and the lead time ``t``, for samples that
-carry one) and decoded back to physical units; errors are measured in physical units
-against the raw target (as neuraloperator and Poseidon evaluate).
+Predictions are made on the normalised input (and the lead time ``t`` and PDE parameters
+``z``, for samples that carry them) and decoded back to physical units; errors are
+measured in physical units against the raw target (as neuraloperator and Poseidon
+evaluate).
 
 Errors per sample: ``"l2"`` and ``"h1"`` (neuraloperator's relative norms) and, when asked
 for, ``"relative_l1"`` ``[n, groups]`` (Poseidon's relative L1 per channel group, a
@@ -26,8 +27,9 @@ from opjax.evaluation.poseidon_metrics import poseidon_relative_lp
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
-def _predict(model: nn.Module, params, normalizers: Normalizers, x, t=None):
-    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x), t=t))
+def _predict(model: nn.Module, params, normalizers: Normalizers, x, t=None, z=None):
+    extra = {} if z is None else {"z": z}  # only parameter-conditioned models take z
+    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x), t=t, **extra))
 
 
 @functools.partial(jax.jit, static_argnames=("model", "h1_periodic", "channel_groups"))
@@ -38,10 +40,11 @@ def _errors(
     x,
     y,
     t,
+    z,
     h1_periodic: bool,
     channel_groups: tuple[int, ...] | None,
 ):
-    pred = _predict(model, params, normalizers, x, t)
+    pred = _predict(model, params, normalizers, x, t, z)
     errors = {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
     if channel_groups is not None:
         groups = channel_groups or None  # (): every channel in one group
@@ -50,11 +53,12 @@ def _errors(
 
 
 def make_predict(model: nn.Module, normalizers: Normalizers) -> Callable:
-    """``predict(params, x, t=None) -> y`` in physical units, jitted (compiled once per
-    model and input shape, shared by every caller); ``t [batch]``: lead times."""
+    """``predict(params, x, t=None, z=None) -> y`` in physical units, jitted (compiled once
+    per model and input shape, shared by every caller); ``t [batch]``: lead times, ``z
+    [batch, n_params]``: PDE parameters."""
 
-    def predict(params, x, t=None):
-        return _predict(model, params, normalizers, x, t)
+    def predict(params, x, t=None, z=None):
+        return _predict(model, params, normalizers, x, t, z)
 
     return predict
 
@@ -65,12 +69,12 @@ def make_error_fn(
     h1_periodic: bool = True,
     channel_groups: tuple[int, ...] | None = None,
 ):
-    """``errors(params, x, y, t=None) -> (pred, {"l2": [b], "h1": [b], ...})``, jitted
-    likewise. With ``channel_groups`` (a tuple of boundaries; ``()``: all channels in one
-    group) it adds Poseidon's ``"relative_l1"`` ``[b, groups]``."""
+    """``errors(params, x, y, t=None, z=None) -> (pred, {"l2": [b], "h1": [b], ...})``,
+    jitted likewise. With ``channel_groups`` (a tuple of boundaries; ``()``: all channels in
+    one group) it adds Poseidon's ``"relative_l1"`` ``[b, groups]``."""
 
-    def errors(params, x, y, t=None):
-        return _errors(model, params, normalizers, x, y, t, h1_periodic, channel_groups)
+    def errors(params, x, y, t=None, z=None):
+        return _errors(model, params, normalizers, x, y, t, z, h1_periodic, channel_groups)
 
     return errors
 
@@ -96,9 +100,10 @@ def per_sample_errors(
     for idx, w in zip(indices, weights):
         x, y = sample["x"][idx], sample["y"][idx]
         t = sample["t"][idx] if "t" in sample else None
+        z = sample["params"][idx] if "params" in sample else None
         if sharding is not None:
-            x, y, t = jax.device_put((x, y, t), sharding)
-        pred, errs = error_fn(params, x, y, t)
+            x, y, t, z = jax.device_put((x, y, t, z), sharding)
+        pred, errs = error_fn(params, x, y, t, z)
         real = w > 0
         for key, value in errs.items():
             chunks.setdefault(key, []).append(np.asarray(value)[real])

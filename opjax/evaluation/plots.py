@@ -61,13 +61,30 @@ def _save(fig, path: str) -> None:
 
 
 def plot_curves(
-    times: np.ndarray, curves: dict[str, np.ndarray], path: str, title: str = ""
+    times: np.ndarray,
+    curves: dict[str, np.ndarray | dict[str, np.ndarray]],
+    path: str,
+    title: str = "",
+    *,
+    xlabel: str = "lead time",
+    reference_lines: dict[str, float] | None = None,
 ) -> None:
-    """One panel per curve (e.g. relative L2 error and correlation against lead time)."""
+    """One panel per quantity (e.g. relative L2 error and correlation against lead time).
+
+    A quantity maps to one curve ``[len(times)]``, or to ``{label: curve}`` to compare
+    several models in one panel. ``reference_lines`` draws a dashed horizontal line at the
+    given value in the panel of that name (e.g. the 0.8 correlation threshold).
+    """
     fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
     for ax, (name, values) in zip(axes[0], curves.items()):
-        ax.plot(times, values, marker="." if len(times) < 40 else None)
-        ax.set_xlabel("lead time")
+        labelled = values if isinstance(values, dict) else {"": values}
+        for label, curve in labelled.items():
+            ax.plot(times, curve, marker="." if len(times) < 40 else None, label=label or None)
+        if (reference_lines or {}).get(name) is not None:
+            ax.axhline(reference_lines[name], color="gray", linestyle="--", linewidth=1)
+        if isinstance(values, dict):
+            ax.legend(fontsize=8)
+        ax.set_xlabel(xlabel)
         ax.set_title(name)
         ax.grid(alpha=0.3)
     if title:
@@ -95,20 +112,47 @@ def plot_spectra(
     _save(fig, path)
 
 
-def plot_space_time(truth: np.ndarray, pred: np.ndarray, path: str, title: str = "") -> None:
-    """Space-time images ``[time, x]`` of a 1D trajectory: truth, prediction, |error|."""
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6))
+def plot_space_time(
+    truth: np.ndarray,
+    pred: np.ndarray | dict[str, np.ndarray],
+    path: str,
+    title: str = "",
+    *,
+    times: np.ndarray | None = None,
+) -> None:
+    """Space-time images ``[time, x]`` of a 1D trajectory: the truth, each prediction and
+    its absolute error.
+
+    Args:
+        truth: ``[time, x]``.
+        pred: ``[time, x]``, or ``{label: [time, x]}`` to compare several models: the top row
+            then shows the truth and every prediction on one colour scale, the bottom row
+            each prediction's ``|error|`` on one shared scale.
+        times: ``[time]`` for the time axis (default: the step index).
+    """
+    preds = pred if isinstance(pred, dict) else {"prediction": pred}
     limits = {"vmin": truth.min(), "vmax": truth.max()}
-    for ax, name, u, kwargs in (
-        (axes[0], "truth", truth, limits),
-        (axes[1], "prediction", pred, limits),
-        (axes[2], "|error|", np.abs(pred - truth), {"cmap": "magma"}),
-    ):
-        image = ax.imshow(u.T, origin="lower", aspect="auto", **kwargs)
-        fig.colorbar(image, ax=ax, fraction=0.046)
-        ax.set_xlabel("step")
-        ax.set_ylabel("x")
-        ax.set_title(name)
+    errors = {label: np.abs(p - truth) for label, p in preds.items()}
+    error_limits = {"vmin": 0.0, "vmax": max(e.max() for e in errors.values()), "cmap": "magma"}
+    steps = np.arange(len(truth)) if times is None else np.asarray(times)
+    extent = (steps[0], steps[-1], 0, truth.shape[1])
+    panels = [[("truth", truth, limits)] + [(k, v, limits) for k, v in preds.items()]]
+    panels.append([None] + [(f"|error| {k}", e, error_limits) for k, e in errors.items()])
+    if not isinstance(pred, dict):  # one prediction: a single row, truth | prediction | error
+        panels = [panels[0] + panels[1][1:]]
+    rows, columns = len(panels), len(panels[0])
+    fig, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.4 * rows), squeeze=False)
+    for row, ax_row in zip(panels, axes):
+        for panel, ax in zip(row, ax_row):
+            if panel is None:
+                ax.axis("off")
+                continue
+            name, u, kwargs = panel
+            image = ax.imshow(u.T, origin="lower", aspect="auto", extent=extent, **kwargs)
+            fig.colorbar(image, ax=ax, fraction=0.046)
+            ax.set_xlabel("step" if times is None else "time")
+            ax.set_ylabel("x (grid index)")
+            ax.set_title(name)
     if title:
         fig.suptitle(title)
     _save(fig, path)

@@ -31,8 +31,11 @@ import jax.numpy as jnp
 from opjax.data.normalizers import Normalizers
 
 
-def _advance(model: nn.Module, params, normalizers: Normalizers, window, **kwargs):
-    """One rollout step: ``(next window, predicted state)``; ``kwargs`` go to ``apply``."""
+def _advance(model: nn.Module, params, normalizers: Normalizers, window, z=None, **kwargs):
+    """One rollout step: ``(next window, predicted state)``; ``z`` (PDE parameters, when
+    not None) and ``kwargs`` go to ``apply``."""
+    if z is not None:
+        kwargs["z"] = z
     state = normalizers.decode_output(
         model.apply(params, normalizers.encode_input(window), **kwargs)
     )
@@ -46,31 +49,32 @@ def _advance(model: nn.Module, params, normalizers: Normalizers, window, **kwarg
 
 
 @functools.partial(jax.jit, static_argnames=("model", "n_steps"))
-def _rollout(model: nn.Module, params, normalizers: Normalizers, x, n_steps: int):
+def _rollout(model: nn.Module, params, normalizers: Normalizers, x, n_steps: int, z=None):
     def step(window, _):
-        return _advance(model, params, normalizers, window)
+        return _advance(model, params, normalizers, window, z)
 
     _, states = jax.lax.scan(step, x, None, length=n_steps)
     return jnp.moveaxis(states, 0, 1)
 
 
 def make_rollout(model: nn.Module, normalizers: Normalizers) -> Callable:
-    """``rollout(params, x [b, *space, k c], n_steps) -> [b, n_steps, *space, c]``, jitted
-    (compiled once per model, input shape and length)."""
+    """``rollout(params, x [b, *space, k c], n_steps, z=None) -> [b, n_steps, *space, c]``,
+    jitted (compiled once per model, input shape and length); ``z [b, n_params]``: the
+    trajectories' PDE parameters, the same at every step."""
 
-    def rollout(params, x, n_steps: int):
-        return _rollout(model, params, normalizers, jnp.asarray(x), n_steps)
+    def rollout(params, x, n_steps: int, z=None):
+        return _rollout(model, params, normalizers, jnp.asarray(x), n_steps, z)
 
     return rollout
 
 
 @functools.partial(jax.jit, static_argnames=("model", "n_steps", "n_samples", "rng_stream"))
 def _sampled_rollouts(
-    model: nn.Module, params, normalizers: Normalizers, x, key, n_steps, n_samples, rng_stream
+    model: nn.Module, params, normalizers: Normalizers, x, key, n_steps, n_samples, rng_stream, z
 ):
     def one(sample_key):
         def step(window, step_key):
-            return _advance(model, params, normalizers, window, rngs={rng_stream: step_key})
+            return _advance(model, params, normalizers, window, z, rngs={rng_stream: step_key})
 
         _, states = jax.lax.scan(step, x, jax.random.split(sample_key, n_steps))
         return jnp.moveaxis(states, 0, 1)
@@ -81,15 +85,15 @@ def _sampled_rollouts(
 def make_sampled_rollout(
     model: nn.Module, normalizers: Normalizers, rng_stream: str = "refine"
 ) -> Callable:
-    """``rollout(params, x [b, *space, k c], n_steps, key, n_samples) -> [n_samples, b,
-    n_steps, *space, c]``: independent rollouts of a stochastic one-step model (PDE-Refiner:
-    the noise of its refinement steps, RNG stream ``"refine"``), each step with its own key
-    from ``key``; jitted. The samples' spread (:mod:`opjax.evaluation.uncertainty`)
-    estimates the rollout's uncertainty."""
+    """``rollout(params, x [b, *space, k c], n_steps, key, n_samples, z=None) ->
+    [n_samples, b, n_steps, *space, c]``: independent rollouts of a stochastic one-step model
+    (PDE-Refiner: the noise of its refinement steps, RNG stream ``"refine"``), each step with
+    its own key from ``key``; jitted. The samples' spread
+    (:mod:`opjax.evaluation.uncertainty`) estimates the rollout's uncertainty."""
 
-    def rollout(params, x, n_steps: int, key: jax.Array, n_samples: int):
+    def rollout(params, x, n_steps: int, key: jax.Array, n_samples: int, z=None):
         return _sampled_rollouts(
-            model, params, normalizers, jnp.asarray(x), key, n_steps, n_samples, rng_stream
+            model, params, normalizers, jnp.asarray(x), key, n_steps, n_samples, rng_stream, z
         )
 
     return rollout

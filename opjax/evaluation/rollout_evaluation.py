@@ -8,6 +8,7 @@ Per step it reports, averaged over the trajectories, the relative L2 error
 Pearson correlation, and the high-correlation times (:mod:`.correlation_metrics`).
 A model trained on all2all pairs (time-conditioned, e.g. scOT) steps one saved interval
 (``data.window.time_step`` states) per call, its lead time in the recipe's time units.
+A model conditioned on PDE parameters (``data.window.params``) gets each trajectory's.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from opjax.evaluation.correlation_metrics import (
     pearson_correlation,
 )
 from opjax.evaluation.rollout import make_rollout, make_time_rollout
+from opjax.training.datasets import read_params
 
 
 @dataclasses.dataclass
@@ -84,7 +86,10 @@ def evaluate_rollout(
             raise DataFormatError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
         indices = np.asarray(file.splits[split] if split else np.arange(field.n_samples))
         samples = indices[: n_samples or len(indices)]
-        target = rollout_targets(field, k, n_steps, time_step=time_step, samples=samples)
+        params = read_params(file, (data_cfg.get("window") or {}).get("params"), samples, path)
+        target = rollout_targets(
+            field, k, n_steps, time_step=time_step, samples=samples, params=params
+        )
         times = np.arange(field.shape[1]) if file.times is None else np.asarray(file.times)
         time_scale = (data_cfg.get("window") or {}).get("time_scale") or file.constants.get(
             "time", 1.0
@@ -98,7 +103,7 @@ def evaluate_rollout(
         prediction = np.asarray(rollout(run.params, target["x"], dt, n_steps))
     else:
         rollout = make_rollout(run.model, run.normalizer)
-        prediction = np.asarray(rollout(run.params, target["x"], n_steps))
+        prediction = np.asarray(rollout(run.params, target["x"], n_steps, target.get("params")))
     truth = target["y"]
     axes = tuple(range(2, truth.ndim))
     l2 = np.sqrt(((prediction - truth) ** 2).sum(axis=axes) / (truth**2).sum(axis=axes))

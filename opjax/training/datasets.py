@@ -19,12 +19,16 @@ class Splits:
     tests: dict[str, Sample]
 
 
-def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -> Sample:
+def read_split(
+    data_cfg: dict, path: str, n_samples: int = 0, split: str = "", *, training: bool = False
+) -> Sample:
     """Read one file with the recipe's format and keys: its first ``n_samples`` samples
     (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
     ``data.window.field`` set, the windows of those trajectories instead (``pairs =
     "k_in_m_out"``), or Poseidon's all2all pairs with their lead times ``t``
-    (``pairs = "all2all"``)."""
+    (``pairs = "all2all"``). ``window.all_offsets`` applies to the ``training`` split only;
+    ``window.params`` names per-trajectory PDE parameters of the file that every pair
+    carries as ``params`` (:func:`read_params`)."""
     window = data_cfg.get("window", {})
     if window.get("field"):
         with open_dataset(path, data_cfg["format"]) as file:
@@ -33,6 +37,7 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -
                 raise RecipeError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
             indices = file.splits[split] if split else np.arange(field.n_samples)
             samples = np.asarray(indices[: n_samples or len(indices)])
+            params = read_params(file, window.get("params", ()), samples, path)
             if window.get("pairs", "k_in_m_out") == "all2all":
                 return all_to_all_pairs(
                     field,
@@ -41,6 +46,7 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -
                     time_step=window["time_step"],
                     max_states=window["max_states"] or None,
                     samples=samples,
+                    params=params,
                 )
             return k_in_m_out(
                 field,
@@ -48,7 +54,9 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -
                 window["m"],
                 stride=window["stride"],
                 time_step=window["time_step"],
+                all_offsets=training and window["all_offsets"],
                 samples=samples,
+                params=params,
             )
     return read_dataset(
         data_cfg["format"],
@@ -58,6 +66,27 @@ def read_split(data_cfg: dict, path: str, n_samples: int = 0, split: str = "") -
         n_samples=n_samples or None,
         split=split or None,
     )
+
+
+def read_params(file, names, samples: np.ndarray, path: str = "") -> np.ndarray | None:
+    """``[len(samples), len(names)]`` float32: the named per-sample PDE parameters of an open
+    file (a file-wide scalar is repeated), or None when no names are given.
+
+    Raises:
+        RecipeError: naming the parameter the file lacks, and those it has.
+    """
+    if not names:
+        return None
+    columns = []
+    for name in names:
+        if name not in file.params:
+            raise RecipeError(
+                f"{path}: data.window.params names {name!r}, but the file's parameters are "
+                f"{sorted(file.params) or 'none'}"
+            )
+        value = np.asarray(file.params[name])
+        columns.append(np.broadcast_to(value, (file.n_samples,)) if value.ndim == 0 else value)
+    return np.stack(columns, axis=-1)[samples].astype(np.float32)
 
 
 def generate_data(data_cfg: dict, *, progress: bool = False) -> None:
@@ -85,7 +114,9 @@ def load_splits(data_cfg: dict) -> Splits:
         raise RecipeError("data.train is not set: name the training file")
     if not data_cfg["test"]:
         raise RecipeError("data.test is empty: name at least one test file")
-    train = read_split(data_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"])
+    train = read_split(
+        data_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"], training=True
+    )
     tests = {
         name: read_split(data_cfg, path, data_cfg["n_test"], data_cfg["test_split"])
         for name, path in data_cfg["test"].items()

@@ -24,6 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from opjax.data.sample import conditioning
 from opjax.evaluation.metrics import relative_h1, relative_lp
 from opjax.evaluation.poseidon_metrics import channel_group_bounds
 from opjax.models.refiner import PDERefiner
@@ -96,12 +97,12 @@ def training_loss(
 
 
 def one_step_objective(model: nn.Module, loss: TrainingLoss) -> Objective:
-    """Predict ``y`` from ``x`` (and the lead time ``t``, when the batch has one) in one
-    call: ``loss(model(x, t), y, weight)``."""
+    """Predict ``y`` from ``x`` (and the lead time ``t`` and PDE parameters ``z``, when the
+    batch has them) in one call: ``loss(model(x, t, z), y, weight)``."""
 
     def objective(params, batch, rng):
         del rng
-        pred, aux = _apply_train(model, params, batch["x"], t=batch.get("t"), train=True)
+        pred, aux = _apply_train(model, params, batch["x"], **conditioning(batch), train=True)
         return loss(pred, batch["y"], batch["weight"]), aux
 
     return objective
@@ -135,7 +136,8 @@ def refinement_objective(model: nn.Module) -> Objective:
     :meth:`~opjax.models.refiner.PDERefiner.denoising_pair`: the (scaled difference) next
     state at ``k = 0`` and the noise ``eps`` that was added to the true next state at
     ``k >= 1`` (schedule ``"paper"``), or the DDPM velocity (``"pdearena"``). One
-    backbone call per sample, whatever ``K``."""
+    backbone call per sample, whatever ``K``; the batch's PDE parameters, if any, are the
+    backbone's ``z``."""
     if not isinstance(model, PDERefiner):
         raise TypeError(
             f"the refinement objective trains a PDERefiner ('refiner'); got {type(model).__name__}"
@@ -144,7 +146,14 @@ def refinement_objective(model: nn.Module) -> Objective:
     def objective(params, batch, rng):
         step, noise = refinement_steps(rng, batch["y"], model.num_refinement_steps)
         (pred, target), aux = _apply_train(
-            model, params, batch["x"], batch["y"], step, noise, method=PDERefiner.denoising_pair
+            model,
+            params,
+            batch["x"],
+            batch["y"],
+            step,
+            noise,
+            z=batch.get("params"),
+            method=PDERefiner.denoising_pair,
         )
         return weighted_mean(squared_error(pred, target), batch["weight"]), aux
 

@@ -21,12 +21,15 @@ Sections:
   :func:`opjax.data.fields.parse_field_key`), and ``[data.window]``:
   ``field`` (a time-dependent field: train on its windows instead of ``x_key``/``y_key``;
   ``n_train``/``n_test`` then count trajectories), ``pairs`` (``"k_in_m_out"``: all
-  ``k``-in / ``m``-out windows with ``k``, ``m``, ``stride``, ``time_step``, see
-  :func:`opjax.data.windowing.k_in_m_out`; ``"all2all"``: Poseidon's pairs of states
-  ``i <= j`` with lead time ``t = (t_j - t_i) / time_scale`` as the model's time input,
-  using ``time_step``, ``max_states`` (0: all) and ``time_scale`` (0: the file's own,
-  e.g. Poseidon's 20 snapshots per unit, else 1), see
-  :func:`opjax.data.windowing.all_to_all_pairs`);
+  ``k``-in / ``m``-out windows with ``k``, ``m``, ``stride``, ``time_step`` and
+  ``all_offsets`` (training windows from every saved state, not only every
+  ``time_step``-th), see :func:`opjax.data.windowing.k_in_m_out`; ``"all2all"``:
+  Poseidon's pairs of states ``i <= j`` with lead time ``t = (t_j - t_i) / time_scale`` as
+  the model's time input, using ``time_step``, ``max_states`` (0: all) and ``time_scale``
+  (0: the file's own, e.g. Poseidon's 20 snapshots per unit, else 1), see
+  :func:`opjax.data.windowing.all_to_all_pairs`), ``params`` (names of the file's
+  per-trajectory PDE parameters, e.g. ``["domain_length"]``: every pair carries them as
+  ``params``, the model's conditioning input ``z``);
 * ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"``,
   ``"h1"``, Poseidon's ``"relative_l1"``, which also makes the evaluation report
   Poseidon's metric ``relative_l1``: mean over groups of the median relative L1, or
@@ -88,6 +91,8 @@ DEFAULTS: dict[str, Any] = {
             "m": 1,
             "stride": 1,
             "time_step": 1,
+            "all_offsets": False,
+            "params": [],
             "max_states": 0,
             "time_scale": 0.0,
         },

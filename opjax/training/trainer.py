@@ -19,6 +19,7 @@ stays bit-exact), and it is what evaluation, the ``best`` selection,
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import time
@@ -32,6 +33,7 @@ import optax
 from opjax import __version__
 from opjax.data.batching import epoch_batches
 from opjax.data.normalizers import Normalizers
+from opjax.data.sample import CONDITIONING_KEYWORDS, conditioning
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.host_memory import retain_freed_memory
 from opjax.models.registry import build_model, hparam_names, model_hparams
@@ -120,6 +122,24 @@ def _objective(tcfg: dict, model, loss):
         raise RecipeError(f"train.objective = 'refinement': {error}") from None
 
 
+def _init_conditioning(model, train: dict) -> dict:
+    """Zero conditioning inputs ``[1, ...]`` for ``model.init``, one per kind the data has.
+
+    Raises:
+        RecipeError: the data has PDE parameters but the model takes no ``z``.
+    """
+    inputs = {
+        kw: jnp.zeros((1, *np.shape(v)[1:]), jnp.float32) for kw, v in conditioning(train).items()
+    }
+    if "z" in inputs and "z" not in inspect.signature(type(model).__call__).parameters:
+        raise RecipeError(
+            f"data.window.params gives the model PDE parameters, but {type(model).__name__} "
+            "takes no z: remove data.window.params or choose a parameter-conditioned model "
+            "(e.g. unet with n_condition_params)"
+        )
+    return inputs
+
+
 def _check_ema_decay(decay: float) -> None:
     if not 0.0 <= decay < 1.0:
         raise RecipeError(f"train.ema_decay = {decay}; expected 0 (off) <= value < 1")
@@ -172,10 +192,11 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     optimizer = make_optimizer(recipe["optimizer"], schedule)
     key = jax.random.PRNGKey(recipe["seed"])
     init_key, step_key = jax.random.split(key)
-    # A model with a time input (lead times "t" in the data) is initialised with one.
-    init_t = jnp.zeros((1,), jnp.float32) if "t" in splits.train else None
+    # The conditioning inputs the data carries (lead times t, PDE parameters z) are the
+    # model's inputs from initialisation on.
+    init_conditioning = _init_conditioning(model, splits.train)
     params = jax.jit(model.init)(
-        init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype), t=init_t
+        init_key, jnp.zeros((1, *train_x.shape[1:]), train_x.dtype), **init_conditioning
     )
     if pretrained is not None:
         params = merge_pretrained(
@@ -205,8 +226,7 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
 
     # The (normalised) training set lives on the devices, whole.
     data = {"x": normalizers.encode_input(train_x), "y": normalizers.encode_target(train_y)}
-    if "t" in splits.train:
-        data["t"] = splits.train["t"]
+    data.update({key: splits.train[key] for key in CONDITIONING_KEYWORDS if key in splits.train})
     data = jax.device_put(data, replicated(mesh))
     channel_groups = tuple(tcfg["channel_groups"])
     loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], channel_groups or None)

@@ -79,3 +79,27 @@ def test_a_steady_field_cannot_be_windowed():
     u = np.zeros((2, 4, 1))
     with pytest.raises(DataFormatError, match="no time axis"):
         k_in_m_out(ArrayField("a", u, u.shape, False, ("a",), lambda v: v))
+
+
+def test_k_in_m_out_all_offsets_starts_windows_at_every_saved_state():
+    sample = k_in_m_out(coded_field(), k=1, m=2, time_step=2, all_offsets=True, samples=[1])
+    # offset 0: kept 0, 2, 4, 6 -> windows (0, 2, 4), (2, 4, 6); offset 1: kept 1, 3, 5 -> (1, 3, 5)
+    assert sample["x"].shape == (3, X, 1) and sample["y"].shape == (3, 2, X, 1)
+    np.testing.assert_array_equal(decode(sample["x"][:, 0, 0])[1], [0, 2, 1])
+    np.testing.assert_array_equal(decode(sample["y"][:, :, 0, 0])[1], [[2, 4], [4, 6], [3, 5]])
+    assert np.all(decode(sample["x"])[0] == 1)
+    plain = k_in_m_out(coded_field(), k=1, m=2, time_step=2, samples=[1])
+    np.testing.assert_array_equal(plain["y"], sample["y"][:2])
+
+
+def test_every_pair_carries_its_trajectorys_params():
+    params = np.array([[0.5, 7.0], [1.5, 8.0], [2.5, 9.0]])  # [N, 2]: param j of sample s
+    for sample in (
+        k_in_m_out(coded_field(), k=2, m=1, time_step=2, all_offsets=True, params=params),
+        rollout_targets(coded_field(), k=1, params=params),
+        all_to_all_pairs(coded_field(), params=params),
+    ):
+        owner = decode(sample["x"][:, 0, 0])[0]  # the trajectory each pair comes from
+        np.testing.assert_array_equal(sample["params"], params[owner].astype(np.float32))
+    with pytest.raises(DataFormatError, match="n_trajectories=3"):
+        rollout_targets(coded_field(), k=1, params=params[:2])

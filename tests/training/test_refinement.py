@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import opjax
+from opjax.evaluation.report import evaluate_run
 from opjax.models import PDERefiner, UNet
 from opjax.training import RecipeError, load_recipe, train
 from opjax.training import run_dir as rd
@@ -87,9 +88,11 @@ def _recipe(data, run_dir, *extra, name="refiner_ks"):
             "data.window={ field = 'u', k = 1, m = 1, time_step = 2 }",
             "data.n_test=0",
             *(
-                [
+                [  # conditioned on the domain length, as PDE-Refiner on dx
+                    "data.window.params=['domain_length']",
                     "model.hparams.backbone_hparams={ hidden_channels = 4, ch_mults = [1, 2], "
-                    "n_blocks = 1, norm_groups = 1, output_norm_groups = 1 }",
+                    "n_blocks = 1, norm_groups = 1, output_norm_groups = 1, "
+                    "n_condition_params = 1 }",
                     "model.hparams.num_refinement_steps=2",
                 ]
                 if name == "refiner_ks"
@@ -126,6 +129,13 @@ def test_refiner_run_with_ema_resumes_bit_exactly(ks_data, tmp_path):
         lambda a, b: bool(np.any(a != b)), raw["params"], loaded.params["params"]
     )
     assert any(jax.tree.leaves(differs))  # load() gives the moving average, not the weights
+    # Every window carried its trajectory's domain length; the model uses it.
+    assert card["data"]["train_shape"]["params"] == [1]
+    x = jax.random.normal(jax.random.PRNGKey(0), (2, 32, 1))
+    short, long = (loaded.predict(x, z=np.full((2, 1), length)) for length in (58.0, 70.0))
+    assert np.all(np.isfinite(short)) and np.any(np.asarray(short) != np.asarray(long))
+    rollout = evaluate_run(str(tmp_path / "ref"), rollout=3)["test"]["rollout"]
+    assert rollout["steps"] == 3 and np.isfinite(rollout["l2_mean"])
 
     # Interrupt after epoch 0: drop the last epoch's checkpoints, then resume.
     run = tmp_path / "resumed"
@@ -149,3 +159,14 @@ def test_refinement_objective_needs_mse_and_a_refiner(ks_data, tmp_path):
         train(_recipe(ks_data, tmp_path / "b", "train.objective='refinement'", name="unet_ks"))
     with pytest.raises(RecipeError, match="ema_decay"):
         train(_recipe(ks_data, tmp_path / "c", "train.ema_decay=1.0"))
+
+
+def test_pde_parameters_need_a_model_that_takes_them(ks_data, tmp_path):
+    with pytest.raises(RecipeError, match="takes no z"):
+        train(
+            _recipe(
+                ks_data, tmp_path / "a", "data.window.params=['domain_length']", name="fno_ks1d"
+            )
+        )
+    with pytest.raises(RecipeError, match="'viscosity'.*'domain_length'"):
+        train(_recipe(ks_data, tmp_path / "b", "data.window.params=['viscosity']"))
