@@ -110,6 +110,7 @@ def main() -> None:
     estimated = per_trajectory_times(agreement, dt)
     actual = per_trajectory_times(sample_corr.mean(axis=0), dt)
 
+    per_sample = [correlation_summary(c, dt) for c in sample_corr]
     results = {
         "test_trajectories": int(n),
         "steps": int(n_steps),
@@ -124,13 +125,9 @@ def main() -> None:
         },
         "refiner_sampled": {
             "samples": args.samples,
-            "high_correlation_time_per_sample": [correlation_summary(c, dt) for c in sample_corr],
-            "high_correlation_time_0.8_mean": float(
-                np.mean([correlation_summary(c, dt)["0.8"] for c in sample_corr])
-            ),
-            "high_correlation_time_0.8_std": float(
-                np.std([correlation_summary(c, dt)["0.8"] for c in sample_corr])
-            ),
+            "high_correlation_time_per_sample": per_sample,
+            "high_correlation_time_0.8_mean": float(np.mean([t["0.8"] for t in per_sample])),
+            "high_correlation_time_0.8_std": float(np.std([t["0.8"] for t in per_sample])),
             "spread_per_step": spread.tolist(),
             "rmse_per_step": rmse.tolist(),
             "sample_mean_rmse_per_step": mean_rmse.tolist(),

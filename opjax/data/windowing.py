@@ -97,12 +97,14 @@ def k_in_m_out(
 ) -> Sample:
     """All ``k``-in / ``m``-out windows (see the module docstring)."""
     _checked(field, time_step, space_step)
-    offsets = range(time_step) if all_offsets else range(1)
-    u = _read(field, _samples(field, samples), 1 if all_offsets else time_step, space_step)
-    step = time_step if all_offsets else 1
-    windows = []  # per offset: [n, W_o, k+m, ...]
-    for offset in offsets:
-        kept = u[:, offset::step]
+    if all_offsets:  # every state read once, then one subsampled series per offset
+        u = _read(field, _samples(field, samples), 1, space_step)
+        series = [u[:, offset::time_step] for offset in range(time_step)]
+    else:
+        u = _read(field, _samples(field, samples), time_step, space_step)
+        series = [u]
+    windows = []  # per series: [n, W, k+m, ...]
+    for kept in series:
         starts = window_starts(kept.shape[1], k, m, stride)
         windows.append(np.stack([kept[:, s : s + k + m] for s in starts], axis=1))
     windows = np.concatenate(windows, axis=1)
