@@ -14,9 +14,13 @@ that the outputs agree). Inputs are ``[16, 64, 64]`` fields (batch 16, 64x64).
   ``optax.adamw`` in one jitted step with donated parameters and optimiser state).
 
 Each is warmed up (and compiled), then timed ``--repeats`` times with the two libraries
-interleaved; the table gives medians and the ratio neuraloperator / opjax (above 1: opjax
-is faster). Both run in this one process, one at a time, after ``opjax.host_memory``'s
-malloc tuning (which therefore applies to both).
+interleaved, each call after a pause of ``SETTLE_S`` (so that neither library's worker
+threads are still spinning from the call before); the table gives medians and the ratio
+neuraloperator / opjax (above 1: opjax is faster). Both hold their parameters in their own
+memory (``jax.device_put``), and the table also gives XLA's count of the floating-point
+operations of each opjax program and the rate that implies. Both run in this one process,
+one at a time, after ``opjax.host_memory``'s malloc tuning (which therefore applies to
+both).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 import numpy as np
 
 BATCH, SIZE, MODES, WIDTH = 16, 64, 16, 32
+SETTLE_S = 0.05
 
 
 def build_torch():
@@ -72,7 +77,7 @@ def build_jax(torch_model, x_torch, y_torch):
     state = {
         k: v.detach().numpy() for k, v in torch_model.state_dict().items() if hasattr(v, "detach")
     }
-    params = fno_params_from_neuralop(state)
+    params = jax.device_put(fno_params_from_neuralop(state))
     model = FNO(n_modes=(MODES, MODES), in_channels=1, out_channels=1, hidden_channels=WIDTH)
     x = jnp.asarray(x_torch.numpy()).transpose(0, 2, 3, 1)
     y = jnp.asarray(y_torch.numpy()).transpose(0, 2, 3, 1)
@@ -91,6 +96,11 @@ def build_jax(torch_model, x_torch, y_torch):
     step = jax.jit(_step, donate_argnums=(0, 1))
     train_state = {"params": jax.tree.map(jnp.array, params), "opt": optimizer.init(params)}
 
+    flops = {
+        "inference": _flops(apply.lower(params, x)),
+        "train step": _flops(step.lower(train_state["params"], train_state["opt"])),
+    }
+
     def infer():
         return apply(params, x).block_until_ready()
 
@@ -99,10 +109,17 @@ def build_jax(torch_model, x_torch, y_torch):
         train_state["params"], train_state["opt"] = p, o
         return loss.block_until_ready()
 
-    return params, apply, x, infer, train_step
+    return params, apply, x, infer, train_step, flops
+
+
+def _flops(lowered) -> float:
+    """XLA's count of the floating-point operations of a lowered program."""
+    cost = lowered.compile().cost_analysis()
+    return float((cost[0] if isinstance(cost, list) else cost)["flops"])
 
 
 def timed(fn) -> float:
+    time.sleep(SETTLE_S)
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
@@ -125,7 +142,7 @@ def main() -> None:
 
     retain_freed_memory()
     torch_model, xt, yt, torch_infer, torch_train = build_torch()
-    params, apply, xj, jax_infer, jax_train = build_jax(torch_model, xt, yt)
+    params, apply, xj, jax_infer, jax_train, flops = build_jax(torch_model, xt, yt)
     reference = torch_infer().numpy().transpose(0, 2, 3, 1)
     ours = np.asarray(apply(params, xj))
     agreement = float(np.abs(ours - reference).max() / np.abs(reference).max())
@@ -157,12 +174,16 @@ def main() -> None:
         f"(outputs agree to {agreement:.1e} relative); medians of {args.repeats} interleaved "
         "repeats after warm-up.",
         "",
-        "| | opjax (ms) | neuraloperator (ms) | ratio neuraloperator / opjax |",
-        "| --- | --- | --- | --- |",
+        "| | opjax (ms) | neuraloperator (ms) | ratio neuraloperator / opjax "
+        "| opjax GFLOP (XLA's count) | opjax GFLOP/s |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for label, ours, theirs in rows:
         ratio = theirs / ours
-        lines.append(f"| {label} | {1e3 * ours:.1f} | {1e3 * theirs:.1f} | **{ratio:.2f}x** |")
+        lines.append(
+            f"| {label} | {1e3 * ours:.1f} | {1e3 * theirs:.1f} | **{ratio:.2f}x** "
+            f"| {flops[label] / 1e9:.2f} | {flops[label] / 1e9 / ours:.0f} |"
+        )
     table = "\n".join(lines) + "\n"
     print(table)
     with open(args.out, "w") as f:

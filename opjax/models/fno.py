@@ -14,8 +14,12 @@ A Fourier block (neuraloperator's post-activation ``FNOBlocks``) maps v to
     h  = sigma( K v + S v )              K: spectral convolution, S: linear skip (no bias)
     v' = sigma( M h + G v )              M: channel MLP, G: soft-gating skip of the block input
 
-with sigma the exact (erf) GELU, omitted after the last block. The spectral convolution
-keeps the lowest ``n_modes`` frequencies in every dimension (see
+with sigma the exact (erf) GELU, omitted after the last block. Between the lifting and the
+projection the hidden field is laid out space-major, ``[*space, batch, hidden]``, where
+the spectral convolutions' largest transforms are plain matrix products (see
+:mod:`opjax.models.layers.spectral_conv`); inputs and outputs are channels-last.
+
+The spectral convolution keeps the lowest ``n_modes`` frequencies in every dimension (see
 :mod:`opjax.models.layers.spectral_conv`), so the operator is resolution-invariant: weights
 trained at 16x16 act on a 32x32 grid.
 
@@ -58,14 +62,15 @@ STABILIZERS = (None, "tanh")
 
 
 class GroupNorm(nn.Module):
-    """``torch.nn.GroupNorm(1, channels)``: normalise each sample over space and channels
-    (biased variance, ``eps``), then a per-channel affine map."""
+    """``torch.nn.GroupNorm(1, channels)`` on a space-major field ``[*space, batch, c]``:
+    normalise each sample over space and channels (biased variance, ``eps``), then a
+    per-channel affine map."""
 
     eps: float = 1e-5
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
-        axes = tuple(range(1, x.ndim))
+        axes = (*range(x.ndim - 2), x.ndim - 1)
         mean = jnp.mean(x, axis=axes, keepdims=True)
         var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
         y = (x - mean) * jax.lax.rsqrt(var + self.eps)
@@ -77,8 +82,9 @@ class GroupNorm(nn.Module):
 
 
 def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
-    """``torch.nn.functional.instance_norm``: each sample and channel over space, no affine."""
-    axes = tuple(range(1, x.ndim - 1))
+    """``torch.nn.functional.instance_norm`` on ``[*space, batch, c]``: each sample and
+    channel over space, no affine."""
+    axes = tuple(range(x.ndim - 2))
     mean = jnp.mean(x, axis=axes, keepdims=True)
     var = jnp.mean(jnp.square(x - mean), axis=axes, keepdims=True)
     return (x - mean) * jax.lax.rsqrt(var + eps)
@@ -181,6 +187,8 @@ class FNO(nn.Module):
 
         if self.grid_embedding:
             x = append_grid(x)
+        # The hidden field is space-major, [*space, batch, c]: see SpectralConv.
+        x = jnp.moveaxis(x, 0, rank)
         lifting_width = int(self.lifting_channel_ratio * self.hidden_channels)
         if lifting_width:
             x = ChannelMLP(lifting_width, self.hidden_channels, gelu, name="lifting")(x)
@@ -190,18 +198,19 @@ class FNO(nn.Module):
         fractions = self.domain_padding
         if isinstance(fractions, (int, float)):
             fractions = (float(fractions),) * rank
-        widths = pad_widths(fractions, x.shape[1:-1])
+        widths = pad_widths(fractions, x.shape[:rank])
         if any(widths):
-            x = pad(x, widths)
+            x = pad(x, widths, first_axis=0)
 
         mlp_width = round(self.hidden_channels * self.channel_mlp_expansion)
         for i in range(self.n_layers):
             x = self._block(x, i, mlp_width)
 
         if any(widths):
-            x = unpad(x, widths)
+            x = unpad(x, widths, first_axis=0)
         projection_width = int(self.projection_channel_ratio * self.hidden_channels)
-        return ChannelMLP(projection_width, self.out_channels, gelu, name="projection")(x)
+        y = ChannelMLP(projection_width, self.out_channels, gelu, name="projection")(x)
+        return jnp.moveaxis(y, rank, 0)
 
     def _norm(self, index: int):
         if self.norm == "group_norm":
@@ -228,6 +237,7 @@ class FNO(nn.Module):
             rank=self.rank,
             fixed_rank_modes=self.fixed_rank_modes,
             separable=self.separable,
+            space_major=True,
             name=f"spectral_conv_{i}",
         )
         h = conv(jnp.tanh(x) if self.stabilizer == "tanh" else x)

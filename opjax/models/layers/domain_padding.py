@@ -20,12 +20,18 @@ def pad_widths(fractions: Sequence[float], shape: Sequence[int]) -> tuple[int, .
     return tuple(round(f * n) for f, n in zip(fractions, shape))
 
 
-def pad(x: jax.Array, widths: Sequence[int]) -> jax.Array:
-    """Zero-pad ``[batch, *space, c]`` by ``widths[a]`` on both sides of spatial axis ``a``."""
-    return jnp.pad(x, [(0, 0), *((w, w) for w in widths), (0, 0)])
+def pad(x: jax.Array, widths: Sequence[int], first_axis: int = 1) -> jax.Array:
+    """Zero-pad by ``widths[a]`` on both sides of spatial axis ``a``; the spatial axes start
+    at ``first_axis`` (1 for ``[batch, *space, c]``, 0 for ``[*space, batch, c]``)."""
+    pads = [(0, 0)] * x.ndim
+    for a, w in enumerate(widths):
+        pads[first_axis + a] = (w, w)
+    return jnp.pad(x, pads)
 
 
-def unpad(x: jax.Array, widths: Sequence[int]) -> jax.Array:
+def unpad(x: jax.Array, widths: Sequence[int], first_axis: int = 1) -> jax.Array:
     """Inverse of :func:`pad`."""
-    index = tuple(slice(w, x.shape[a + 1] - w) for a, w in enumerate(widths))
-    return x[(slice(None), *index, slice(None))]
+    index = [slice(None)] * x.ndim
+    for a, w in enumerate(widths):
+        index[first_axis + a] = slice(w, x.shape[first_axis + a] - w)
+    return x[tuple(index)]

@@ -29,7 +29,14 @@ Two exact implementations of the same map:
   weights of the real axis). When few modes are kept this is a handful of dense matmuls,
   which XLA runs far faster on CPU than its FFT. On small grids (``prod(N) x`` kept modes
   at most ``DENSE_DFT_LIMIT``) the whole multi-dimensional transform is one matrix
-  ``[prod(N), 2 x modes]``, and the complex channel mixing one real matmul per mode.
+  ``[2 x modes, prod(N)]``, and the complex channel mixing one real matmul per mode.
+
+Both work in the space-major layout ``[*space, batch, channels]``: there the transform
+along the first spatial axis, which touches the full-size field, is a plain matrix product
+``[2k, N_1] x [N_1, everything else]`` with no transpose (measured on the 64x64, width-32
+FNO of ``evaluation/speed/fno_vs_neuralop.py``, 5.6 ms per layer against 7.9 ms for the
+same DFT along channels-last axes). A model that stacks Fourier layers (the FNO) keeps its
+hidden field in that layout; a channels-last input is transposed in and out.
 
 ``"auto"`` picks ``"dft"`` when every axis keeps at most ``4 log2(N)`` frequencies.
 
@@ -87,22 +94,9 @@ def representable(freqs: np.ndarray, n_points: int, *, real_axis: bool) -> np.nd
     return (freqs >= -(n_points // 2)) & (freqs <= (n_points - 1) // 2)
 
 
-def _contract(u: jax.Array, axis: int, matrix: jax.Array) -> jax.Array:
-    """Apply ``matrix [n, k]`` along ``axis`` (size n) of ``u``; that axis becomes size k."""
-    return jnp.moveaxis(jnp.tensordot(u, matrix, axes=((axis,), (0,))), -1, axis)
-
-
-def _mix(re: jax.Array, im: jax.Array, w_re: jax.Array, w_im: jax.Array, rank: int):
-    """Per-mode complex channel mixing ``[b, *k, i] x [*k, i, o] -> [b, *k, o]``."""
-    k = "xyzuvw"[:rank]
-    spec = f"b{k}i,{k}io->b{k}o"
-    out_re = jnp.einsum(spec, re, w_re) - jnp.einsum(spec, im, w_im)
-    out_im = jnp.einsum(spec, re, w_im) + jnp.einsum(spec, im, w_re)
-    return out_re, out_im
-
-
 class SpectralConv(nn.Module):
-    """Fourier layer ``[batch, *space, in] -> [batch, *space, out_channels]``.
+    """Fourier layer ``[batch, *space, in] -> [batch, *space, out_channels]`` (or
+    ``[*space, batch, in] -> [*space, batch, out_channels]`` with ``space_major``).
 
     Attributes:
         out_channels: output channels.
@@ -115,6 +109,8 @@ class SpectralConv(nn.Module):
         rank: float: fraction of the dense parameter count; int or ints: the ranks.
         fixed_rank_modes: keep the input-channel mode unfactorized (Tucker).
         separable: one weight per channel and mode (requires ``in == out_channels``).
+        space_major: the field is laid out ``[*space, batch, channels]`` (the layout the
+            transform works in) instead of ``[batch, *space, channels]``.
     """
 
     out_channels: int
@@ -126,6 +122,7 @@ class SpectralConv(nn.Module):
     rank: float | int | Sequence[int] = 1.0
     fixed_rank_modes: bool = False
     separable: bool = False
+    space_major: bool = False
 
     def _weight(self, in_channels: int, n_freqs: Sequence[int], dtype):
         """Real and imaginary parts of the weight at each kept mode, ``[*modes, in, out]``."""
@@ -173,17 +170,20 @@ class SpectralConv(nn.Module):
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         rank = len(self.n_modes)
+        layout = "[*space, batch, channels]" if self.space_major else "[batch, *space, channels]"
         if x.ndim != rank + 2:
             raise ValueError(
-                f"SpectralConv with n_modes={tuple(self.n_modes)} expects "
-                f"[batch, {rank} spatial axes, channels], got shape {x.shape}"
+                f"SpectralConv with n_modes={tuple(self.n_modes)} expects {layout} with "
+                f"{rank} spatial axes, got shape {x.shape}"
             )
         if self.method not in SPECTRAL_METHODS:
             raise ValueError(f"method={self.method!r}; expected one of {SPECTRAL_METHODS}")
         if self.fft_norm not in FFT_NORMS:
             raise ValueError(f"fft_norm={self.fft_norm!r}; expected one of {FFT_NORMS}")
+        if not self.space_major:
+            x = jnp.moveaxis(x, 0, rank)
         in_channels = x.shape[-1]
-        grid = x.shape[1:-1]
+        grid = x.shape[:rank]
         weight_freqs = [
             kept_frequencies(m, real_axis=(a == rank - 1)) for a, m in enumerate(self.n_modes)
         ]
@@ -204,12 +204,12 @@ class SpectralConv(nn.Module):
             small = all(len(f) <= 4 * math.log2(max(n, 2)) for f, n in zip(kept, grid))
             method = "dft" if small else "fft"
         transform = _dft_conv if method == "dft" else _fft_conv
-        y = transform(x, w_re.astype(x.dtype), w_im.astype(x.dtype), kept, grid, self.fft_norm)
+        y = transform(x, w_re.astype(x.dtype), w_im.astype(x.dtype), kept, self.fft_norm)
         if self.use_bias:
             std = math.sqrt(2.0 / (in_channels + self.out_channels))
             b = self.param("bias", nn.initializers.normal(stddev=std), (self.out_channels,))
             y = y + b.astype(y.dtype).reshape((1,) * (y.ndim - 1) + (-1,))
-        return y
+        return y if self.space_major else jnp.moveaxis(y, rank, 0)
 
 
 def _scales(grid, fft_norm: str) -> tuple[float, float]:
@@ -222,98 +222,129 @@ def _scales(grid, fft_norm: str) -> tuple[float, float]:
     }[fft_norm]
 
 
-def _dft_conv(x, w_re, w_im, kept, grid, fft_norm="forward"):
-    """Spectral convolution as truncated real DFTs (cos/sin matrix products)."""
-    rank = len(grid)
+def _hermitian_weights(freqs: np.ndarray, n_points: int) -> np.ndarray:
+    """Weight of each real-axis rfft coefficient in the inverse: it stands for itself and
+    its conjugate (2), except DC and Nyquist (1)."""
+    return np.where((freqs == 0) | (2 * freqs == n_points), 1.0, 2.0)
+
+
+def _mix(z: jax.Array, w_re: jax.Array, w_im: jax.Array) -> jax.Array:
+    """Per-mode complex channel mixing ``[2, *k, b, i] x [*k, i, o] -> [2, *k, b, o]``.
+
+    Axis 0 of ``z`` holds the real and imaginary parts. Written as one real matmul per mode,
+    ``[re, im] [[W_re, W_im], [-W_im, W_re]] = [re W_re - im W_im, re W_im + im W_re]``.
+    """
+    out_channels = w_re.shape[-1]
+    stacked = jnp.concatenate([z[0], z[1]], axis=-1)  # [*k, b, 2i]
+    block = jnp.concatenate(
+        [jnp.concatenate([w_re, w_im], axis=-1), jnp.concatenate([-w_im, w_re], axis=-1)],
+        axis=-2,
+    )  # [*k, 2i, 2o]
+    y = jnp.einsum("...bi,...io->...bo", stacked, block)
+    return jnp.stack([y[..., :out_channels], y[..., out_channels:]])
+
+
+def _complex_matmul_along(z: jax.Array, axis: int, c: np.ndarray, d: np.ndarray) -> jax.Array:
+    """Apply the complex matrix ``c + i d`` (``[n, k]``) along spatial ``axis`` of
+    ``z = [2, *space, b, channels]`` (real and imaginary parts on axis 0); that spatial axis
+    becomes size ``k``.
+
+    With ``u_pq = z_p T_q`` for ``T_0 = c`` and ``T_1 = d`` (one contraction against the
+    stacked table), ``re' = u_00 - u_11`` and ``im' = u_01 + u_10``.
+    """
+    table = jnp.asarray(np.stack([c, d], axis=1), z.dtype)  # [n, 2, k]
+    u = jnp.tensordot(z, table, axes=((axis + 1,), (0,)))  # [2, ..., 2, k]
+    u = jnp.moveaxis(u, (-2, -1), (1, axis + 2))  # [2 (p), 2 (q), ..., k, ...]
+    return jnp.stack([u[0, 0] - u[1, 1], u[0, 1] + u[1, 0]])
+
+
+def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
+    """Spectral convolution of ``x [*space, b, i]`` as truncated DFTs (cos/sin matmuls).
+
+    The transform is separable, so the axes may be taken in any order. The first spatial
+    axis, which is the slowest-varying one, goes first in the forward transform and last in
+    the inverse: there the contraction is a plain ``[2k, n] x [n, everything else]`` matrix
+    product on the full-size field, with no transpose; the other axes act on the small
+    tensors of kept modes. Along the last axis only the non-negative rfft frequencies are
+    kept, and the inverse counts each for itself and its conjugate (Hermitian weights); the
+    inverse ends in the real part, which is what ``irfftn`` computes.
+    """
+    rank = len(kept)
+    grid = x.shape[:rank]
     if rank > 1 and math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
-        return _dense_dft_conv(x, w_re, w_im, kept, grid, fft_norm)
-    dtype = x.dtype
-    tables = []
-    for freqs, n in zip(kept, grid):
-        theta = 2.0 * np.pi * np.outer(np.arange(n), freqs) / n
-        tables.append((np.cos(theta), np.sin(theta)))
-
-    # Forward: real DFT along the last spatial axis, complex DFT along the others.
-    last = rank
-    cos, sin = tables[-1]
+        return _dense_dft_conv(x, w_re, w_im, kept, fft_norm)
     scale, inverse_scale = _scales(grid, fft_norm)
-    re = _contract(x, last, jnp.asarray(cos * scale, dtype))
-    im = _contract(x, last, jnp.asarray(-sin * scale, dtype))
-    for a in range(rank - 1):
-        cos, sin = (jnp.asarray(t, dtype) for t in tables[a])
-        re, im = (
-            _contract(re, a + 1, cos) + _contract(im, a + 1, sin),
-            _contract(im, a + 1, cos) - _contract(re, a + 1, sin),
+    angles = [2.0 * np.pi * np.outer(np.arange(n), f) / n for f, n in zip(kept, grid)]
+    # The inverse's factors: Hermitian weights on the last axis, the norm on the first.
+    inverse_weights = [np.ones(len(f)) for f in kept]
+    inverse_weights[-1] = _hermitian_weights(kept[-1], grid[-1])
+    inverse_weights[0] = inverse_weights[0] * inverse_scale
+
+    # Forward along axis 0, real to complex: rows [cos; -sin] (scaled) against the field.
+    n0, k0 = angles[0].shape
+    forward0 = np.concatenate([np.cos(angles[0]).T, -np.sin(angles[0]).T]) * scale  # [2k0, n0]
+    z = jnp.asarray(forward0, x.dtype) @ x.reshape(n0, -1)
+    z = z.reshape(2, k0, *x.shape[1:])
+    for a in range(1, rank):
+        z = _complex_matmul_along(z, a, np.cos(angles[a]), -np.sin(angles[a]))
+
+    z = _mix(z, w_re, w_im)
+
+    # Inverse along the other axes, complex to complex: e^{+i k x}, weighted.
+    for a in range(rank - 1, 0, -1):
+        weights = inverse_weights[a]
+        z = _complex_matmul_along(
+            z, a, np.cos(angles[a].T) * weights[:, None], np.sin(angles[a].T) * weights[:, None]
         )
-
-    re, im = _mix(re, im, w_re, w_im, rank)
-
-    # Inverse: complex along the other axes, Hermitian real inverse along the last.
-    for a in range(rank - 1):
-        cos, sin = (jnp.asarray(t.T, dtype) for t in tables[a])
-        re, im = (
-            _contract(re, a + 1, cos) - _contract(im, a + 1, sin),
-            _contract(im, a + 1, cos) + _contract(re, a + 1, sin),
-        )
-    cos, sin = tables[-1]
-    n_last = grid[-1]
-    freqs = kept[-1]
-    # Each rfft coefficient stands for itself and its conjugate, except DC and Nyquist.
-    hermitian = np.where((freqs == 0) | (2 * freqs == n_last), 1.0, 2.0) * inverse_scale
-    y = _contract(re, last, jnp.asarray((cos * hermitian).T, dtype))
-    y = y - _contract(im, last, jnp.asarray((sin * hermitian).T, dtype))
-    return y
+    # Inverse along axis 0, keeping the real part: re cos - im sin, one matmul.
+    weights = inverse_weights[0]
+    inverse0 = np.concatenate([np.cos(angles[0]) * weights, -np.sin(angles[0]) * weights], 1)
+    y = jnp.asarray(inverse0, x.dtype) @ z.reshape(2 * k0, -1)  # [n0, rest]
+    return y.reshape(n0, *z.shape[2:])
 
 
-def _fft_conv(x, w_re, w_im, kept, grid, fft_norm="forward"):
-    """Spectral convolution through ``rfftn``/``irfftn``."""
-    rank = len(grid)
-    axes = tuple(range(1, rank + 1))
-    spec = jnp.fft.rfftn(x, axes=axes, norm=fft_norm)
-    for a, (freqs, n) in enumerate(zip(kept, grid)):
-        spec = jnp.take(spec, np.mod(freqs, n), axis=a + 1)
-    re, im = _mix(spec.real, spec.imag, w_re, w_im, rank)
-    out = jax.lax.complex(re, im)
-    for a, (freqs, n) in enumerate(zip(kept, grid)):
-        size = n // 2 + 1 if a == rank - 1 else n
-        shape = list(out.shape)
-        shape[a + 1] = size
-        index = (slice(None),) * (a + 1) + (np.mod(freqs, n),)
-        out = jnp.zeros(shape, out.dtype).at[index].set(out)
-    return jnp.fft.irfftn(out, s=grid, axes=axes, norm=fft_norm)
-
-
-def _dense_dft_conv(x, w_re, w_im, kept, grid, fft_norm="forward"):
+def _dense_dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
     """Spectral convolution with the whole truncated DFT as one matrix over all grid points.
 
     With ``theta[p, m] = 2 pi sum_d k_d(m) x_d(p) / N_d`` for grid point ``p`` and kept mode
-    ``m``, the forward transform is ``[cos, -sin] / prod(N)`` and the inverse
-    ``c_m [cos, -sin]^T`` with ``c_m`` the Hermitian weight of the last-axis frequency.
+    ``m``, the forward transform is ``[cos; -sin] / prod(N)`` (``[2M, P]``) and the inverse
+    ``c_m [cos, -sin]`` (``[P, 2M]``) with ``c_m`` the Hermitian weight of the last-axis
+    frequency; each is one matrix product against the flattened ``[P, b x channels]`` field.
     """
-    dtype = x.dtype
-    batch, channels = x.shape[0], x.shape[-1]
+    rank = len(kept)
+    grid = x.shape[:rank]
     points = math.prod(grid)
     coords = np.stack(np.meshgrid(*(np.arange(n) / n for n in grid), indexing="ij"), -1)
-    modes = np.stack(np.meshgrid(*kept, indexing="ij"), -1).reshape(-1, len(grid))
+    modes = np.stack(np.meshgrid(*kept, indexing="ij"), -1).reshape(-1, rank)
     theta = 2.0 * np.pi * coords.reshape(points, -1) @ modes.T  # [P, M]
-    n_last = grid[-1]
-    last = modes[:, -1]
     scale, inverse_scale = _scales(grid, fft_norm)
-    hermitian = np.where((last == 0) | (2 * last == n_last), 1.0, 2.0) * inverse_scale
-    forward = np.concatenate([np.cos(theta), -np.sin(theta)], axis=1) * scale  # [P, 2M]
-    inverse = np.concatenate([np.cos(theta) * hermitian, -np.sin(theta) * hermitian], axis=1)
+    weights = _hermitian_weights(modes[:, -1], grid[-1]) * inverse_scale
+    forward = np.concatenate([np.cos(theta).T, -np.sin(theta).T]) * scale  # [2M, P]
+    inverse = np.concatenate([np.cos(theta) * weights, -np.sin(theta) * weights], 1)  # [P, 2M]
 
     n_modes = modes.shape[0]
-    z = jnp.einsum("bpc,pm->bmc", x.reshape(batch, points, channels), jnp.asarray(forward, dtype))
-    z = jnp.concatenate([z[:, :n_modes], z[:, n_modes:]], axis=-1)  # [B, M, 2C]: re | im
-    w_re = w_re.reshape(n_modes, channels, -1)
-    w_im = w_im.reshape(n_modes, channels, -1)
-    # [re, im] [[W_re, W_im], [-W_im, W_re]] = [re W_re - im W_im, re W_im + im W_re]
-    block = jnp.concatenate(
-        [jnp.concatenate([w_re, w_im], axis=-1), jnp.concatenate([-w_im, w_re], axis=-1)], axis=1
-    )  # [M, 2C, 2O]
-    y = jnp.einsum("bmc,mco->bmo", z, block)  # [B, M, 2O]
-    out_channels = w_re.shape[-1]
-    y = jnp.concatenate([y[..., :out_channels], y[..., out_channels:]], axis=1)  # [B, 2M, O]
-    out = jnp.einsum("bmo,pm->bpo", y, jnp.asarray(inverse, dtype))
-    return out.reshape(batch, *grid, out_channels)
+    z = jnp.asarray(forward, x.dtype) @ x.reshape(points, -1)
+    z = z.reshape(2, n_modes, *x.shape[rank:])
+    z = _mix(
+        z, w_re.reshape(n_modes, *w_re.shape[rank:]), w_im.reshape(n_modes, *w_im.shape[rank:])
+    )
+    y = jnp.asarray(inverse, x.dtype) @ z.reshape(2 * n_modes, -1)
+    return y.reshape(*grid, *z.shape[2:])
+
+
+def _fft_conv(x, w_re, w_im, kept, fft_norm="forward"):
+    """Spectral convolution of ``x [*space, b, i]`` through ``rfftn``/``irfftn``."""
+    rank = len(kept)
+    grid = x.shape[:rank]
+    axes = tuple(range(rank))
+    spec = jnp.fft.rfftn(x, axes=axes, norm=fft_norm)
+    for a, (freqs, n) in enumerate(zip(kept, grid)):
+        spec = jnp.take(spec, np.mod(freqs, n), axis=a)
+    z = _mix(jnp.stack([spec.real, spec.imag]), w_re, w_im)
+    out = jax.lax.complex(z[0], z[1])
+    for a, (freqs, n) in enumerate(zip(kept, grid)):
+        shape = list(out.shape)
+        shape[a] = n // 2 + 1 if a == rank - 1 else n
+        index = (slice(None),) * a + (np.mod(freqs, n),)
+        out = jnp.zeros(shape, out.dtype).at[index].set(out)
+    return jnp.fft.irfftn(out, s=grid, axes=axes, norm=fft_norm)

@@ -121,5 +121,25 @@ def test_gradient_matches_finite_differences(method):
 
 def test_wrong_rank_is_a_clear_error():
     conv = SpectralConv(2, (4, 4))
-    with pytest.raises(ValueError, match=r"n_modes=\(4, 4\) expects \[batch, 2 spatial axes"):
+    with pytest.raises(
+        ValueError, match=r"n_modes=\(4, 4\) expects \[batch, \*space, channels\] with 2"
+    ):
         conv.init(jax.random.PRNGKey(0), jnp.zeros((2, 16, 1)))
+
+
+@pytest.mark.parametrize("method", ["dft", "fft"])
+@pytest.mark.parametrize(
+    "shape, n_modes",
+    [((3, 20, 2), (6,)), ((2, 12, 10, 3), (6, 6)), ((2, 72, 64, 2), (6, 8))],
+)
+def test_space_major_layout_is_the_same_map(method, shape, n_modes):
+    """``space_major=True`` on ``[*space, batch, c]`` equals the channels-last layer, with
+    the same parameters (dense-matrix and axis-by-axis DFTs, and the FFT)."""
+    x = np.random.default_rng(1).normal(size=shape).astype(np.float32)
+    batch_first = SpectralConv(4, n_modes, method)
+    params = _params(batch_first, x)
+    space_major = SpectralConv(4, n_modes, method, space_major=True)
+    rank = len(n_modes)
+    y = jax.jit(space_major.apply)(params, np.moveaxis(x, 0, rank))
+    expected = jax.jit(batch_first.apply)(params, x)
+    np.testing.assert_allclose(np.moveaxis(np.asarray(y), rank, 0), expected, atol=1e-6)
