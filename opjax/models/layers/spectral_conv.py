@@ -74,6 +74,7 @@ from opjax.models.layers.factorized_weights import (
     part_stddevs,
     reconstruct,
 )
+from opjax.models.layers.pointwise import broadcast_channels
 
 SPECTRAL_METHODS = ("auto", "dft", "fft")
 FFT_NORMS = ("forward", "backward", "ortho")
@@ -208,7 +209,7 @@ class SpectralConv(nn.Module):
         if self.use_bias:
             std = math.sqrt(2.0 / (in_channels + self.out_channels))
             b = self.param("bias", nn.initializers.normal(stddev=std), (self.out_channels,))
-            y = y + b.astype(y.dtype).reshape((1,) * (y.ndim - 1) + (-1,))
+            y = y + broadcast_channels(b.astype(y.dtype), y.ndim)
         return y if self.space_major else jnp.moveaxis(y, rank, 0)
 
 
