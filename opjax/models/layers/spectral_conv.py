@@ -259,49 +259,143 @@ def _complex_matmul_along(z: jax.Array, axis: int, c: np.ndarray, d: np.ndarray)
     return jnp.stack([u[0, 0] - u[1, 1], u[0, 1] + u[1, 0]])
 
 
+def _folded_rows(freqs: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``|k|`` of the signed frequencies ``freqs`` along a real field's first
+    axis: those with a cosine row, and those with a sine row too (not 0, not Nyquist)."""
+    cos_rows = np.unique(np.abs(freqs))
+    sin_rows = cos_rows[(cos_rows != 0) & (2 * cos_rows != n_points)]
+    return cos_rows, sin_rows
+
+
+def _unfold_matrix(freqs, cos_rows, sin_rows) -> np.ndarray:
+    """``E [2, K, 2, R]``: the coefficients of the kept frequencies ``k`` (real and imaginary
+    parts) in the folded transform ``u [2 (table), R (row), ...]``.
+
+    Row ``c(p)`` of the first-axis transform of a real field is ``A_p``'s input ``Z_c``, row
+    ``s(p)`` is ``Z_s`` with ``Z(p) = Z_c + i Z_s``, and ``Z(-p) = Z_c - i Z_s``. After the
+    second axis (table 0: cos, table 1: -sin), ``A = F(Z_c)``, ``B = F(Z_s)`` and
+    ``X(+-p) = A +- i B``: ``Re = A_re -+ B_im``, ``Im = A_im +- B_re``.
+    """
+    n_cos = len(cos_rows)
+    row_of_cos = {p: r for r, p in enumerate(cos_rows)}
+    row_of_sin = {p: n_cos + r for r, p in enumerate(sin_rows)}
+    e = np.zeros((2, len(freqs), 2, n_cos + len(sin_rows)))
+    for i, k in enumerate(freqs):
+        p, sign = abs(k), (1.0 if k > 0 else -1.0)
+        e[0, i, 0, row_of_cos[p]] = 1.0
+        e[1, i, 1, row_of_cos[p]] = 1.0
+        if p in row_of_sin:
+            e[0, i, 1, row_of_sin[p]] = -sign
+            e[1, i, 0, row_of_sin[p]] = sign
+    return e
+
+
+def _fold_matrix(freqs, cos_rows, sin_rows) -> np.ndarray:
+    """``F [R, 2, 2, K]``: the inputs ``W`` of the folded inverse from the spectrum ``V
+    [2 (re, im), K, ...]`` (already inverted along every axis but the first two).
+
+    ``U(p) = G(V(p)) + conj(G(V(-p)))`` (absent frequencies count as zero; ``p = 0`` once)
+    for ``G`` the inverse along the second axis, table ``[c; d]`` (``e^{+ik x} = c + i d``).
+    With ``S = V(p) + V(-p)`` and ``D = V(p) - V(-p)``, ``Re U = S_re c - S_im d`` and
+    ``Im U = D_im c + D_re d``, so a cosine row takes ``W = [S_re, -S_im]``, a sine row
+    ``W = [D_im, D_re]``, and both are ``U = W_0 c + W_1 d``.
+    """
+    n_cos = len(cos_rows)
+    f = np.zeros((n_cos + len(sin_rows), 2, 2, len(freqs)))
+    for i, k in enumerate(freqs):
+        p, sign = abs(k), (1.0 if k >= 0 else -1.0)
+        r = int(np.nonzero(cos_rows == p)[0][0])
+        f[r, 0, 0, i] = 1.0  # S_re
+        f[r, 1, 1, i] = -1.0  # -S_im
+        if p in sin_rows:
+            r = n_cos + int(np.nonzero(sin_rows == p)[0][0])
+            f[r, 0, 1, i] = sign  # D_im
+            f[r, 1, 0, i] = sign  # D_re
+    return f
+
+
 def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
     """Spectral convolution of ``x [*space, b, i]`` as truncated DFTs (cos/sin matmuls).
 
     The transform is separable, so the axes may be taken in any order. The first spatial
     axis, which is the slowest-varying one, goes first in the forward transform and last in
-    the inverse: there the contraction is a plain ``[2k, n] x [n, everything else]`` matrix
+    the inverse: there the contraction is a plain ``[R, n] x [n, everything else]`` matrix
     product on the full-size field, with no transpose; the other axes act on the small
     tensors of kept modes. Along the last axis only the non-negative rfft frequencies are
     kept, and the inverse counts each for itself and its conjugate (Hermitian weights); the
     inverse ends in the real part, which is what ``irfftn`` computes.
+
+    In 2D and 3D the first axis's kept frequencies come in pairs ``+-p`` and the field is
+    real, so those full-size products need one cosine and one sine row per distinct ``|k|``
+    (``R`` about ``k``, not ``2k``): forward, ``Z(-p) = conj Z(p)``, and the second axis
+    separates the pair (:func:`_unfold_matrix`); inverse, the pair is summed before the
+    second axis, ``Re[V(p) e^{ipx} + V(-p) e^{-ipx}] = Re[(V(p) + conj V(-p)) e^{ipx}]``
+    (:func:`_fold_matrix`).
     """
     rank = len(kept)
     grid = x.shape[:rank]
     if rank > 1 and math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
         return _dense_dft_conv(x, w_re, w_im, kept, fft_norm)
+    if rank == 1:
+        return _dft_conv_1d(x, w_re, w_im, kept[0], fft_norm)
     scale, inverse_scale = _scales(grid, fft_norm)
     angles = [2.0 * np.pi * np.outer(np.arange(n), f) / n for f, n in zip(kept, grid)]
-    # The inverse's factors: Hermitian weights on the last axis, the norm on the first.
     inverse_weights = [np.ones(len(f)) for f in kept]
     inverse_weights[-1] = _hermitian_weights(kept[-1], grid[-1])
-    inverse_weights[0] = inverse_weights[0] * inverse_scale
 
-    # Forward along axis 0, real to complex: rows [cos; -sin] (scaled) against the field.
-    n0, k0 = angles[0].shape
-    forward0 = np.concatenate([np.cos(angles[0]).T, -np.sin(angles[0]).T]) * scale  # [2k0, n0]
-    z = jnp.asarray(forward0, x.dtype) @ x.reshape(n0, -1)
-    z = z.reshape(2, k0, *x.shape[1:])
-    for a in range(1, rank):
+    # Forward along axis 0, real field: rows cos(p x) for each distinct |k| = p, then
+    # -sin(p x) where that is not zero, so that Z(p) = Z_cos + i Z_sin.
+    n0, n1 = grid[0], grid[1]
+    cos_rows, sin_rows = _folded_rows(kept[0], n0)
+    rows = len(cos_rows) + len(sin_rows)
+    theta_cos = 2.0 * np.pi * np.outer(cos_rows, np.arange(n0)) / n0
+    theta_sin = 2.0 * np.pi * np.outer(sin_rows, np.arange(n0)) / n0
+    forward0 = np.concatenate([np.cos(theta_cos), -np.sin(theta_sin)]) * scale  # [R, n0]
+    z = jnp.asarray(forward0, x.dtype) @ x.reshape(n0, -1)  # [R, n1 x rest]
+    # Axis 1 against the tables [cos; -sin], then the kept signed frequencies of axis 0.
+    table1 = np.stack([np.cos(angles[1]), -np.sin(angles[1])])  # [2, n1, k1]
+    u = jnp.einsum("rnx,tnk->trkx", z.reshape(rows, n1, -1), jnp.asarray(table1, x.dtype))
+    unfold = _unfold_matrix(kept[0], cos_rows, sin_rows)  # [2, k0, 2, R]
+    z = jnp.einsum("qjtr,trkx->qjkx", jnp.asarray(unfold, x.dtype), u)
+    z = z.reshape(2, len(kept[0]), len(kept[1]), *x.shape[2:])
+    for a in range(2, rank):
         z = _complex_matmul_along(z, a, np.cos(angles[a]), -np.sin(angles[a]))
 
     z = _mix(z, w_re, w_im)
 
-    # Inverse along the other axes, complex to complex: e^{+i k x}, weighted.
-    for a in range(rank - 1, 0, -1):
+    # Inverse along axes rank-1 .. 2, complex to complex: e^{+i k x}, weighted.
+    for a in range(rank - 1, 1, -1):
         weights = inverse_weights[a]
         z = _complex_matmul_along(
             z, a, np.cos(angles[a].T) * weights[:, None], np.sin(angles[a].T) * weights[:, None]
         )
-    # Inverse along axis 0, keeping the real part: re cos - im sin, one matmul.
-    weights = inverse_weights[0]
-    inverse0 = np.concatenate([np.cos(angles[0]) * weights, -np.sin(angles[0]) * weights], 1)
-    y = jnp.asarray(inverse0, x.dtype) @ z.reshape(2 * k0, -1)  # [n0, rest]
-    return y.reshape(n0, *z.shape[2:])
+    # Fold the +-p pairs of axis 0, then axis 1 against the tables [cos; sin] (weighted).
+    fold = _fold_matrix(kept[0], cos_rows, sin_rows)  # [R, 2, 2, k0]
+    w = jnp.einsum(
+        "rjpq,pqkx->rjkx", jnp.asarray(fold, x.dtype), z.reshape(2, len(kept[0]), len(kept[1]), -1)
+    )
+    weights = inverse_weights[1][:, None]
+    table1 = np.stack([np.cos(angles[1].T) * weights, np.sin(angles[1].T) * weights])  # [2, k1, n1]
+    v = jnp.einsum("rjkx,jkn->rnx", w, jnp.asarray(table1, x.dtype))  # [R, n1, rest]
+    # Inverse along axis 0, keeping the real part: Re U cos(p x) - Im U sin(p x).
+    inverse0 = np.concatenate([np.cos(theta_cos).T, -np.sin(theta_sin).T], 1) * inverse_scale
+    y = jnp.asarray(inverse0, x.dtype) @ v.reshape(rows, -1)  # [n0, rest]
+    return y.reshape(*grid, *x.shape[rank:-1], w_re.shape[-1])
+
+
+def _dft_conv_1d(x, w_re, w_im, freqs, fft_norm="forward"):
+    """The 1D spectral convolution of ``x [n, b, i]``: rows ``[cos; -sin]`` of the kept rfft
+    frequencies against the field, per-mode mixing, and back with the Hermitian weights."""
+    n = x.shape[0]
+    scale, inverse_scale = _scales((n,), fft_norm)
+    theta = 2.0 * np.pi * np.outer(np.arange(n), freqs) / n  # [n, k]
+    forward = np.concatenate([np.cos(theta).T, -np.sin(theta).T]) * scale  # [2k, n]
+    z = jnp.asarray(forward, x.dtype) @ x.reshape(n, -1)
+    z = _mix(z.reshape(2, len(freqs), *x.shape[1:]), w_re, w_im)
+    weights = _hermitian_weights(freqs, n) * inverse_scale
+    inverse = np.concatenate([np.cos(theta) * weights, -np.sin(theta) * weights], 1)  # [n, 2k]
+    y = jnp.asarray(inverse, x.dtype) @ z.reshape(2 * len(freqs), -1)
+    return y.reshape(n, *z.shape[2:])
 
 
 def _dense_dft_conv(x, w_re, w_im, kept, fft_norm="forward"):

@@ -22,7 +22,10 @@ def _numpy_reference(x, w_re, w_im, bias, n_modes):
     for index in np.ndindex(*weight.shape[:rank]):
         ks = [freqs[a][i] for a, i in enumerate(index)]
         grid = x.shape[1:-1]
-        if any(abs(k) > n // 2 for k, n in zip(ks, grid)) or ks[-1] > grid[-1] // 2:
+        # A grid of n points resolves -(n // 2) .. (n - 1) // 2 on the full axes (the
+        # Nyquist bin of an even n is -n / 2) and 0 .. n // 2 on the real one.
+        full = zip(ks[:-1], grid[:-1])
+        if any(not -(n // 2) <= k <= (n - 1) // 2 for k, n in full) or ks[-1] > grid[-1] // 2:
             continue
         position = tuple(k % n for k, n in zip(ks, grid))
         out[(slice(None), *position)] = spec[(slice(None), *position)] @ weight[index]
@@ -38,7 +41,11 @@ def _numpy_reference(x, w_re, w_im, bias, n_modes):
         ((2, 16, 12, 3), (6, 8)),
         ((1, 8, 10, 6, 2), (4, 4, 4)),
         ((2, 6, 3), (12,)),
-        ((1, 72, 64, 2), (6, 8)),  # large enough for the separable (not dense) DFT
+        # Large enough for the separable (not dense) DFT, whose first axis folds +-k:
+        ((1, 72, 64, 2), (6, 8)),  # -3 kept without +3
+        ((1, 24, 20, 18, 2), (6, 6, 6)),  # 3D
+        ((1, 8, 300, 2), (12, 8)),  # first axis cut to -4..3: Nyquist without a partner
+        ((1, 9, 300, 2), (7, 8)),  # odd first axis, -3..3
     ],
 )
 def test_matches_independent_fft_reference(method, shape, n_modes):
