@@ -13,14 +13,22 @@ that the outputs agree). Inputs are ``[16, 64, 64]`` fields (batch 16, 64x64).
 * train step: forward, relative L2 loss, backward and an AdamW update (``torch.optim.AdamW``;
   ``optax.adamw`` in one jitted step with donated parameters and optimiser state).
 
-Each is warmed up (and compiled), then timed ``--repeats`` times with the two libraries
-interleaved, each call after a pause of ``SETTLE_S`` (so that neither library's worker
-threads are still spinning from the call before); the table gives medians and the ratio
-neuraloperator / opjax (above 1: opjax is faster). Both hold their parameters in their own
-memory (``jax.device_put``), and the table also gives XLA's count of the floating-point
-operations of each opjax program and the rate that implies. Both run in this one process,
-one at a time, after ``opjax.host_memory``'s malloc tuning (which therefore applies to
-both).
+Each is warmed up (and compiled), then timed ``--repeats`` times per library, each call
+after a pause of ``SETTLE_S`` (so that neither library's worker threads are still spinning
+from the call before), in two schedules:
+
+* steady state (the headline ratio), as a training or inference loop runs: blocks of
+  ``BLOCK`` consecutive calls of one library, after one untimed call, the libraries
+  alternating block by block (so that both see the same drift of this shared machine);
+* interleaved: the libraries alternating call by call, so that every call starts with the
+  other library's data in the caches (slower for both; it costs the faster one a larger
+  share of its time).
+
+The table gives medians and the ratio neuraloperator / opjax (above 1: opjax is faster).
+Both hold their parameters in their own memory (``jax.device_put``), and the table also
+gives XLA's count of the floating-point operations of each opjax program and the rate
+that implies. Both run in this one process, one at a time, after ``opjax.host_memory``'s
+malloc tuning (which therefore applies to both).
 """
 
 from __future__ import annotations
@@ -36,6 +44,7 @@ import numpy as np
 
 BATCH, SIZE, MODES, WIDTH = 16, 64, 16, 32
 SETTLE_S = 0.05
+BLOCK = 5
 
 
 def build_torch():
@@ -129,6 +138,47 @@ def timed(fn) -> tuple[float, int]:
     return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
 
 
+LIBRARIES = ("neuraloperator", "opjax")
+
+
+def _summary(times, faults) -> dict:
+    """Median seconds and median page faults per library."""
+    return {
+        name: (statistics.median(times[name]), statistics.median(faults[name]))
+        for name in LIBRARIES
+    }
+
+
+def measure_in_blocks(fns, repeats: int) -> dict:
+    """Steady state, as in a training or inference loop: blocks of ``BLOCK`` consecutive
+    calls of one library (after one untimed call), the libraries alternating block by
+    block (and which goes first), until each has ``repeats`` timed calls."""
+    times = {name: [] for name in LIBRARIES}
+    faults = {name: [] for name in LIBRARIES}
+    for block in range(-(-repeats // BLOCK)):
+        order = list(zip(LIBRARIES, fns))
+        for name, fn in order if block % 2 == 0 else order[::-1]:
+            fn()
+            for _ in range(BLOCK):
+                seconds, page_faults = timed(fn)
+                times[name].append(seconds)
+                faults[name].append(page_faults)
+    return _summary(times, faults)
+
+
+def measure_interleaved(fns, repeats: int) -> dict:
+    """Call by call, the libraries alternating: each call finds the caches holding the
+    other library's data."""
+    times = {name: [] for name in LIBRARIES}
+    faults = {name: [] for name in LIBRARIES}
+    for _ in range(repeats):
+        for name, fn in zip(LIBRARIES, fns):
+            seconds, page_faults = timed(fn)
+            times[name].append(seconds)
+            faults[name].append(page_faults)
+    return _summary(times, faults)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
@@ -159,16 +209,9 @@ def main() -> None:
         for fn in fns:  # warm-up and compilation
             fn()
             fn()
-        times = {"neuraloperator": [], "opjax": []}
-        faults = {"neuraloperator": [], "opjax": []}
-        for _ in range(args.repeats):
-            for name, fn in zip(("neuraloperator", "opjax"), fns):
-                seconds, page_faults = timed(fn)
-                times[name].append(seconds)
-                faults[name].append(page_faults)
-        medians = {k: statistics.median(v) for k, v in times.items()}
-        fault_medians = {k: statistics.median(v) for k, v in faults.items()}
-        rows.append((label, medians, fault_medians))
+        blocks = measure_in_blocks(fns, args.repeats)
+        interleaved = measure_interleaved(fns, args.repeats)
+        rows.append((label, blocks, interleaved))
 
     lines = [
         "# FNO in opjax and in neuraloperator: train step and inference",
@@ -179,20 +222,26 @@ def main() -> None:
         "",
         f"Command: `python evaluation/speed/fno_vs_neuralop.py --repeats {args.repeats}`. "
         f"FNO n_modes (16, 16), width 32, batch 16, 64x64, float32, same weights "
-        f"(outputs agree to {agreement:.1e} relative); medians of {args.repeats} interleaved "
-        "repeats after warm-up.",
+        f"(outputs agree to {agreement:.1e} relative). Medians of {args.repeats} timed calls "
+        f"per library, after warm-up. Steady state: blocks of {BLOCK} consecutive calls of "
+        "one library, the libraries alternating block by block; interleaved: the libraries "
+        "alternating call by call, so that each call starts with the other's data in the "
+        "caches.",
         "",
         "| | opjax (ms) | neuraloperator (ms) | ratio neuraloperator / opjax "
+        "| interleaved: opjax, neuraloperator (ms), ratio "
         "| opjax GFLOP (XLA's count) | opjax GFLOP/s | page faults per call (opjax, "
         "neuraloperator) |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for label, medians, fault_medians in rows:
-        ours, theirs = medians["opjax"], medians["neuraloperator"]
+    for label, blocks, interleaved in rows:
+        (ours, our_faults), (theirs, their_faults) = blocks["opjax"], blocks["neuraloperator"]
+        ours_cold, theirs_cold = interleaved["opjax"][0], interleaved["neuraloperator"][0]
         lines.append(
             f"| {label} | {1e3 * ours:.1f} | {1e3 * theirs:.1f} | **{theirs / ours:.2f}x** "
+            f"| {1e3 * ours_cold:.1f}, {1e3 * theirs_cold:.1f}, {theirs_cold / ours_cold:.2f}x "
             f"| {flops[label] / 1e9:.2f} | {flops[label] / 1e9 / ours:.0f} "
-            f"| {fault_medians['opjax']:.0f}, {fault_medians['neuraloperator']:.0f} |"
+            f"| {our_faults:.0f}, {their_faults:.0f} |"
         )
     table = "\n".join(lines) + "\n"
     print(table)

@@ -76,21 +76,13 @@ class ChannelMLP(nn.Module):
 
 
 class SoftGating(nn.Module):
-    """Per-channel scaling ``y = w * x`` with ``w`` initialised to one.
-
-    ``x`` passes through ``jax.lax.optimization_barrier`` first. In a stack of residual
-    blocks such as the FNO's, where the gated ``x`` is the previous block's output, XLA's
-    CPU backend would otherwise fuse the previous block's elementwise tail into this
-    product instead of reading ``x`` from memory, so block ``n`` recomputes blocks
-    ``n - 1, n - 2, ...`` (measured on the 64x64 FNO of
-    ``evaluation/speed/fno_vs_neuralop.py``: 100 ms for the forward pass instead of 77 ms).
-    The barrier changes no number; it is also cheaper than the alternative of writing the
-    scaling as a product with ``diag(w)`` (about 8% of that FNO's train step).
-    """
+    """Per-channel scaling ``y = w * x`` with ``w`` initialised to one (neuraloperator's
+    soft-gating skip), as an elementwise product: on the 64x64 FNO of
+    ``evaluation/speed/fno_vs_neuralop.py`` that is cheaper than a product with
+    ``diag(w)`` (about 8% of its train step)."""
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         channels = x.shape[-1]
         weight = self.param("weight", nn.initializers.ones, (channels,))
-        x = jax.lax.optimization_barrier(x)
         return x * broadcast_channels(weight.astype(x.dtype), x.ndim)
