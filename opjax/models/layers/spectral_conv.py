@@ -356,12 +356,15 @@ def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
     theta_sin = 2.0 * np.pi * np.outer(sin_rows, np.arange(n0)) / n0
     forward0 = np.concatenate([np.cos(theta_cos), -np.sin(theta_sin)]) * scale  # [R, n0]
     z = jnp.asarray(forward0, x.dtype) @ x.reshape(n0, -1)  # [R, n1 x rest]
-    # Axis 1 against the tables [cos; -sin], then the kept signed frequencies of axis 0.
-    table1 = np.stack([np.cos(angles[1]), -np.sin(angles[1])])  # [2, n1, k1]
-    u = jnp.einsum("rnx,tnk->trkx", z.reshape(rows, n1, -1), jnp.asarray(table1, x.dtype))
-    unfold = _unfold_matrix(kept[0], cos_rows, sin_rows)  # [2, k0, 2, R]
-    z = jnp.einsum("qjtr,trkx->qjkx", jnp.asarray(unfold, x.dtype), u)
-    z = z.reshape(2, len(kept[0]), len(kept[1]), *x.shape[2:])
+    # Axis 1 against the table [cos; -sin] (each row r its own [2 k1, n1] x [n1, rest]
+    # product, so that no operand is transposed), then the kept signed frequencies of
+    # axis 0: one [2 k0, 2 R] x [2 R, k1 x rest] product with the unfolding coefficients.
+    k0, k1 = len(kept[0]), len(kept[1])
+    table1 = np.concatenate([np.cos(angles[1]).T, -np.sin(angles[1]).T])  # [2 k1, n1]
+    u = _per_row_matmul(table1, z.reshape(rows, n1, -1))  # [R, 2 (t), k1, rest]
+    unfold = _unfold_matrix(kept[0], cos_rows, sin_rows).transpose(0, 1, 3, 2)  # [2, k0, R, 2]
+    z = jnp.asarray(unfold.reshape(2 * k0, 2 * rows), x.dtype) @ u.reshape(2 * rows, -1)
+    z = z.reshape(2, k0, k1, *x.shape[2:])
     for a in range(2, rank):
         z = _complex_matmul_along(z, a, np.cos(angles[a]), -np.sin(angles[a]))
 
@@ -373,18 +376,26 @@ def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
         z = _complex_matmul_along(
             z, a, np.cos(angles[a].T) * weights[:, None], np.sin(angles[a].T) * weights[:, None]
         )
-    # Fold the +-p pairs of axis 0, then axis 1 against the tables [cos; sin] (weighted).
+    # Fold the +-p pairs of axis 0 (one [2 R, 2 k0] x [2 k0, k1 x rest] product), then
+    # axis 1 against the table [cos, sin] (weighted), row by row.
     fold = _fold_matrix(kept[0], cos_rows, sin_rows)  # [R, 2, 2, k0]
-    w = jnp.einsum(
-        "rjpq,pqkx->rjkx", jnp.asarray(fold, x.dtype), z.reshape(2, len(kept[0]), len(kept[1]), -1)
-    )
-    weights = inverse_weights[1][:, None]
-    table1 = np.stack([np.cos(angles[1].T) * weights, np.sin(angles[1].T) * weights])  # [2, k1, n1]
-    v = jnp.einsum("rjkx,jkn->rnx", w, jnp.asarray(table1, x.dtype))  # [R, n1, rest]
+    w = jnp.asarray(fold.reshape(2 * rows, 2 * k0), x.dtype) @ z.reshape(2 * k0, -1)
+    weights = inverse_weights[1]
+    table1 = np.concatenate([np.cos(angles[1]) * weights, np.sin(angles[1]) * weights], 1)
+    v = _per_row_matmul(table1, w.reshape(rows, 2 * k1, -1))  # [R, n1, rest]
     # Inverse along axis 0, keeping the real part: Re U cos(p x) - Im U sin(p x).
     inverse0 = np.concatenate([np.cos(theta_cos).T, -np.sin(theta_sin).T], 1) * inverse_scale
     y = jnp.asarray(inverse0, x.dtype) @ v.reshape(rows, -1)  # [n0, rest]
     return y.reshape(*grid, *x.shape[rank:-1], w_re.shape[-1])
+
+
+def _per_row_matmul(table: np.ndarray, z: jax.Array) -> jax.Array:
+    """``[m, n] x z[r]`` for every row ``r`` of ``z [R, n, rest]``: ``[R, m, rest]``.
+
+    Written as a batched product with the table repeated per row, which XLA runs without
+    transposing ``z`` (a contraction over ``z``'s middle axis would)."""
+    batched = np.broadcast_to(table, (z.shape[0], *table.shape))
+    return jnp.einsum("rmn,rnx->rmx", jnp.asarray(batched, z.dtype), z)
 
 
 def _dft_conv_1d(x, w_re, w_im, freqs, fft_norm="forward"):
