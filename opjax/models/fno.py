@@ -54,6 +54,7 @@ from opjax.models.layers import (
     pad_widths,
     unpad,
 )
+from opjax.models.layers.pointwise import broadcast_channels
 from opjax.models.registry import register
 
 SKIP_TYPES = ("linear", "soft-gating", "identity", "none")
@@ -77,8 +78,7 @@ class GroupNorm(nn.Module):
         channels = (x.shape[-1],)
         weight = self.param("weight", nn.initializers.ones, channels).astype(x.dtype)
         bias = self.param("bias", nn.initializers.zeros, channels).astype(x.dtype)
-        shape = (1,) * (x.ndim - 1) + (-1,)
-        return y * weight.reshape(shape) + bias.reshape(shape)
+        return y * broadcast_channels(weight, x.ndim) + broadcast_channels(bias, x.ndim)
 
 
 def instance_norm(x: jax.Array, eps: float = 1e-5) -> jax.Array:
