@@ -28,7 +28,7 @@ Two exact implementations of the same map:
   tables (forward along each axis, per-mode channel mixing, inverse with the Hermitian
   weights of the real axis). When few modes are kept this is a handful of dense matmuls,
   which XLA runs far faster on CPU than its FFT. On small grids (``prod(N) x`` kept modes
-  at most ``DENSE_DFT_LIMIT``) the whole multi-dimensional transform is one matrix
+  at most ``DENSE_DFT_LIMIT``, and in 1D always) the whole transform is one matrix
   ``[2 x modes, prod(N)]``, and the complex channel mixing one real matmul per mode.
 
 Both work in the space-major layout ``[*space, batch, channels]``: there the transform
@@ -272,6 +272,15 @@ def _folded_rows(freqs: np.ndarray, n_points: int) -> tuple[np.ndarray, np.ndarr
     return cos_rows, sin_rows
 
 
+def _row_of(cos_rows, sin_rows) -> tuple[dict, dict]:
+    """The row of each ``p``'s cosine and sine in the folded transform (cosines first)."""
+    n_cos = len(cos_rows)
+    return (
+        {int(p): r for r, p in enumerate(cos_rows)},
+        {int(p): n_cos + r for r, p in enumerate(sin_rows)},
+    )
+
+
 def _unfold_matrix(freqs, cos_rows, sin_rows) -> np.ndarray:
     """``E [2, K, 2, R]``: the coefficients of the kept frequencies ``k`` (real and imaginary
     parts) in the folded transform ``u [2 (table), R (row), ...]``.
@@ -281,12 +290,10 @@ def _unfold_matrix(freqs, cos_rows, sin_rows) -> np.ndarray:
     second axis (table 0: cos, table 1: -sin), ``A = F(Z_c)``, ``B = F(Z_s)`` and
     ``X(+-p) = A +- i B``: ``Re = A_re -+ B_im``, ``Im = A_im +- B_re``.
     """
-    n_cos = len(cos_rows)
-    row_of_cos = {p: r for r, p in enumerate(cos_rows)}
-    row_of_sin = {p: n_cos + r for r, p in enumerate(sin_rows)}
-    e = np.zeros((2, len(freqs), 2, n_cos + len(sin_rows)))
+    row_of_cos, row_of_sin = _row_of(cos_rows, sin_rows)
+    e = np.zeros((2, len(freqs), 2, len(cos_rows) + len(sin_rows)))
     for i, k in enumerate(freqs):
-        p, sign = abs(k), (1.0 if k > 0 else -1.0)
+        p, sign = abs(int(k)), (1.0 if k > 0 else -1.0)
         e[0, i, 0, row_of_cos[p]] = 1.0
         e[1, i, 1, row_of_cos[p]] = 1.0
         if p in row_of_sin:
@@ -305,17 +312,15 @@ def _fold_matrix(freqs, cos_rows, sin_rows) -> np.ndarray:
     ``Im U = D_im c + D_re d``, so a cosine row takes ``W = [S_re, -S_im]``, a sine row
     ``W = [D_im, D_re]``, and both are ``U = W_0 c + W_1 d``.
     """
-    n_cos = len(cos_rows)
-    f = np.zeros((n_cos + len(sin_rows), 2, 2, len(freqs)))
+    row_of_cos, row_of_sin = _row_of(cos_rows, sin_rows)
+    f = np.zeros((len(cos_rows) + len(sin_rows), 2, 2, len(freqs)))
     for i, k in enumerate(freqs):
-        p, sign = abs(k), (1.0 if k >= 0 else -1.0)
-        r = int(np.nonzero(cos_rows == p)[0][0])
-        f[r, 0, 0, i] = 1.0  # S_re
-        f[r, 1, 1, i] = -1.0  # -S_im
-        if p in sin_rows:
-            r = n_cos + int(np.nonzero(sin_rows == p)[0][0])
-            f[r, 0, 1, i] = sign  # D_im
-            f[r, 1, 0, i] = sign  # D_re
+        p, sign = abs(int(k)), (1.0 if k >= 0 else -1.0)
+        f[row_of_cos[p], 0, 0, i] = 1.0  # S_re
+        f[row_of_cos[p], 1, 1, i] = -1.0  # -S_im
+        if p in row_of_sin:
+            f[row_of_sin[p], 0, 1, i] = sign  # D_im
+            f[row_of_sin[p], 1, 0, i] = sign  # D_re
     return f
 
 
@@ -339,10 +344,9 @@ def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
     """
     rank = len(kept)
     grid = x.shape[:rank]
-    if rank > 1 and math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
+    # In 1D the one-axis transform is the whole transform, a dense matrix either way.
+    if rank == 1 or math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
         return _dense_dft_conv(x, w_re, w_im, kept, fft_norm)
-    if rank == 1:
-        return _dft_conv_1d(x, w_re, w_im, kept[0], fft_norm)
     scale, inverse_scale = _scales(grid, fft_norm)
     angles = [2.0 * np.pi * np.outer(np.arange(n), f) / n for f, n in zip(kept, grid)]
     inverse_weights = [np.ones(len(f)) for f in kept]
@@ -397,21 +401,6 @@ def _per_row_matmul(table: np.ndarray, z: jax.Array) -> jax.Array:
     transposing ``z`` (a contraction over ``z``'s middle axis would)."""
     batched = np.broadcast_to(table, (z.shape[0], *table.shape))
     return jnp.einsum("rmn,rnx->rmx", jnp.asarray(batched, z.dtype), z)
-
-
-def _dft_conv_1d(x, w_re, w_im, freqs, fft_norm="forward"):
-    """The 1D spectral convolution of ``x [n, b, i]``: rows ``[cos; -sin]`` of the kept rfft
-    frequencies against the field, per-mode mixing, and back with the Hermitian weights."""
-    n = x.shape[0]
-    scale, inverse_scale = _scales((n,), fft_norm)
-    theta = 2.0 * np.pi * np.outer(np.arange(n), freqs) / n  # [n, k]
-    forward = np.concatenate([np.cos(theta).T, -np.sin(theta).T]) * scale  # [2k, n]
-    z = jnp.asarray(forward, x.dtype) @ x.reshape(n, -1)
-    z = _mix(z.reshape(2, len(freqs), *x.shape[1:]), w_re, w_im)
-    weights = _hermitian_weights(freqs, n) * inverse_scale
-    inverse = np.concatenate([np.cos(theta) * weights, -np.sin(theta) * weights], 1)  # [n, 2k]
-    y = jnp.asarray(inverse, x.dtype) @ z.reshape(2 * len(freqs), -1)
-    return y.reshape(n, *z.shape[2:])
 
 
 def _dense_dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
