@@ -65,7 +65,8 @@ def linear_plus_gated_skip(
 
     Differentiated, the forward pass is the plain sum instead: there the backward pass
     keeps ``v`` in memory anyway, and the larger product would add its transposes to the
-    backward pass.
+    backward pass. As with :func:`~opjax.models.layers.gelu` (a custom VJP too), only
+    reverse-mode differentiation goes through it.
     """
     stacked = jnp.concatenate([x, skip.astype(x.dtype)], axis=-1)
     matrix = jnp.concatenate([kernel, jnp.diag(gate)], axis=0)
