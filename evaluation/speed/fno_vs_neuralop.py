@@ -141,8 +141,18 @@ def timed(fn) -> tuple[float, int]:
 LIBRARIES = ("neuraloperator", "opjax")
 
 
-def _summary(times, faults) -> dict:
-    """Median seconds and median page faults per library."""
+def _medians(calls) -> dict:
+    """Run ``calls``, ``(library, fn, timed)`` in order, and give the median seconds and
+    median page faults of each library's timed calls."""
+    times = {name: [] for name in LIBRARIES}
+    faults = {name: [] for name in LIBRARIES}
+    for name, fn, is_timed in calls:
+        if not is_timed:
+            fn()
+            continue
+        seconds, page_faults = timed(fn)
+        times[name].append(seconds)
+        faults[name].append(page_faults)
     return {
         name: (statistics.median(times[name]), statistics.median(faults[name]))
         for name in LIBRARIES
@@ -153,30 +163,22 @@ def measure_in_blocks(fns, repeats: int) -> dict:
     """Steady state, as in a training or inference loop: blocks of ``BLOCK`` consecutive
     calls of one library (after one untimed call), the libraries alternating block by
     block (and which goes first), until each has ``repeats`` timed calls."""
-    times = {name: [] for name in LIBRARIES}
-    faults = {name: [] for name in LIBRARIES}
-    for block in range(-(-repeats // BLOCK)):
-        order = list(zip(LIBRARIES, fns))
-        for name, fn in order if block % 2 == 0 else order[::-1]:
-            fn()
-            for _ in range(BLOCK):
-                seconds, page_faults = timed(fn)
-                times[name].append(seconds)
-                faults[name].append(page_faults)
-    return _summary(times, faults)
+
+    def calls():
+        for block in range(-(-repeats // BLOCK)):
+            order = list(zip(LIBRARIES, fns))
+            for name, fn in order if block % 2 == 0 else order[::-1]:
+                yield name, fn, False
+                for _ in range(BLOCK):
+                    yield name, fn, True
+
+    return _medians(calls())
 
 
 def measure_interleaved(fns, repeats: int) -> dict:
     """Call by call, the libraries alternating: each call finds the caches holding the
     other library's data."""
-    times = {name: [] for name in LIBRARIES}
-    faults = {name: [] for name in LIBRARIES}
-    for _ in range(repeats):
-        for name, fn in zip(LIBRARIES, fns):
-            seconds, page_faults = timed(fn)
-            times[name].append(seconds)
-            faults[name].append(page_faults)
-    return _summary(times, faults)
+    return _medians((name, fn, True) for _ in range(repeats) for name, fn in zip(LIBRARIES, fns))
 
 
 def main() -> None:

@@ -348,9 +348,13 @@ def _dft_conv(x, w_re, w_im, kept, fft_norm="forward"):
     if rank == 1 or math.prod(grid) * math.prod(len(f) for f in kept) <= DENSE_DFT_LIMIT:
         return _dense_dft_conv(x, w_re, w_im, kept, fft_norm)
     scale, inverse_scale = _scales(grid, fft_norm)
-    angles = [2.0 * np.pi * np.outer(np.arange(n), f) / n for f, n in zip(kept, grid)]
-    inverse_weights = [np.ones(len(f)) for f in kept]
-    inverse_weights[-1] = _hermitian_weights(kept[-1], grid[-1])
+    # Axes 1 .. rank-1 by index (axis 0 has its own folded rows below): the angles k x, and
+    # the inverse's weights, Hermitian on the last axis.
+    angles = {
+        a: 2.0 * np.pi * np.outer(np.arange(grid[a]), kept[a]) / grid[a] for a in range(1, rank)
+    }
+    inverse_weights = {a: np.ones(len(kept[a])) for a in range(1, rank - 1)}
+    inverse_weights[rank - 1] = _hermitian_weights(kept[-1], grid[-1])
 
     # Forward along axis 0, real field: rows cos(p x) for each distinct |k| = p, then
     # -sin(p x) where that is not zero, so that Z(p) = Z_cos + i Z_sin.
