@@ -13,16 +13,17 @@ that the outputs agree). Inputs are ``[16, 64, 64]`` fields (batch 16, 64x64).
 * train step: forward, relative L2 loss, backward and an AdamW update (``torch.optim.AdamW``;
   ``optax.adamw`` in one jitted step with donated parameters and optimiser state).
 
-Each is warmed up (and compiled), then timed ``--repeats`` times per library, each call
-after a pause of ``SETTLE_S`` (so that neither library's worker threads are still spinning
-from the call before), in two schedules:
+Each is warmed up (and compiled), then timed ``--repeats`` times per library in two
+schedules:
 
 * steady state (the headline ratio), as a training or inference loop runs: blocks of
-  ``BLOCK`` consecutive calls of one library, after one untimed call, the libraries
-  alternating block by block (so that both see the same drift of this shared machine);
-* interleaved: the libraries alternating call by call, so that every call starts with the
-  other library's data in the caches (slower for both; it costs the faster one a larger
-  share of its time).
+  ``BLOCK`` back-to-back calls of one library, after a pause of ``SETTLE_S`` (so that the
+  other library's worker threads are no longer spinning) and one untimed call, the
+  libraries alternating block by block (so that both see the same drift of this shared
+  machine);
+* interleaved: the libraries alternating call by call, each call after a pause of
+  ``SETTLE_S``, so that every call starts idle with the other library's data in the
+  caches (slower for both; it costs the faster one a larger share of its time).
 
 The table gives medians and the ratio neuraloperator / opjax (above 1: opjax is faster).
 Both hold their parameters in their own memory (``jax.device_put``), and the table also
@@ -130,7 +131,6 @@ def _flops(lowered) -> float:
 
 def timed(fn) -> tuple[float, int]:
     """Seconds one call takes, and the minor page faults of this process during it."""
-    time.sleep(SETTLE_S)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start = time.perf_counter()
     fn()
@@ -142,11 +142,14 @@ LIBRARIES = ("neuraloperator", "opjax")
 
 
 def _medians(calls) -> dict:
-    """Run ``calls``, ``(library, fn, timed)`` in order, and give the median seconds and
-    median page faults of each library's timed calls."""
+    """Run ``calls``, ``(library, fn, settle, timed)`` in order (``settle``: pause
+    ``SETTLE_S`` first), and give the median seconds and median page faults of each
+    library's timed calls."""
     times = {name: [] for name in LIBRARIES}
     faults = {name: [] for name in LIBRARIES}
-    for name, fn, is_timed in calls:
+    for name, fn, settle, is_timed in calls:
+        if settle:
+            time.sleep(SETTLE_S)
         if not is_timed:
             fn()
             continue
@@ -160,25 +163,27 @@ def _medians(calls) -> dict:
 
 
 def measure_in_blocks(fns, repeats: int) -> dict:
-    """Steady state, as in a training or inference loop: blocks of ``BLOCK`` consecutive
-    calls of one library (after one untimed call), the libraries alternating block by
-    block (and which goes first), until each has ``repeats`` timed calls."""
+    """Steady state, as in a training or inference loop: blocks of ``BLOCK`` back-to-back
+    calls of one library (after a pause and one untimed call), the libraries alternating
+    block by block (and which goes first), until each has ``repeats`` timed calls."""
 
     def calls():
         for block in range(-(-repeats // BLOCK)):
             order = list(zip(LIBRARIES, fns))
             for name, fn in order if block % 2 == 0 else order[::-1]:
-                yield name, fn, False
+                yield name, fn, True, False
                 for _ in range(BLOCK):
-                    yield name, fn, True
+                    yield name, fn, False, True
 
     return _medians(calls())
 
 
 def measure_interleaved(fns, repeats: int) -> dict:
-    """Call by call, the libraries alternating: each call finds the caches holding the
-    other library's data."""
-    return _medians((name, fn, True) for _ in range(repeats) for name, fn in zip(LIBRARIES, fns))
+    """Call by call, the libraries alternating, each call after a pause: each call finds
+    the caches holding the other library's data."""
+    return _medians(
+        (name, fn, True, True) for _ in range(repeats) for name, fn in zip(LIBRARIES, fns)
+    )
 
 
 def main() -> None:
@@ -226,9 +231,9 @@ def main() -> None:
         f"FNO n_modes (16, 16), width 32, batch 16, 64x64, float32, same weights "
         f"(outputs agree to {agreement:.1e} relative). Medians of {args.repeats} timed calls "
         f"per library, after warm-up. Steady state: blocks of {BLOCK} consecutive calls of "
-        "one library, the libraries alternating block by block; interleaved: the libraries "
-        "alternating call by call, so that each call starts with the other's data in the "
-        "caches.",
+        "one library, back to back, the libraries alternating block by block; interleaved: the "
+        f"libraries alternating call by call, each after a {1e3 * SETTLE_S:.0f} ms pause, so "
+        "that each call starts idle with the other's data in the caches.",
         "",
         "| | opjax (ms) | neuraloperator (ms) | ratio neuraloperator / opjax "
         "| interleaved: opjax, neuraloperator (ms), ratio "

@@ -249,14 +249,10 @@ class FNO(nn.Module):
         if self.preactivation:
             h = self._norm(2 * i + 1)(h)
         if self.use_channel_mlp:
-            mlp = ChannelMLP(mlp_width, self.hidden_channels, gelu, name=f"channel_mlp_{i}")
-            if isinstance(mlp_skip, SoftGating):
-                # M h + G v inside the MLP's last product: see linear_plus_gated_skip.
-                h = mlp(h, gated_skip=(x, mlp_skip.weights(self.hidden_channels)))
-            elif mlp_skip is not None:
-                h = mlp(h) + mlp_skip(x)
-            else:
-                h = mlp(h)
+            y = ChannelMLP(mlp_width, self.hidden_channels, gelu, name=f"channel_mlp_{i}")(h)
+            if mlp_skip is not None:
+                y = y + mlp_skip(x)
+            h = y
         if not self.preactivation:
             h = act(self._norm(2 * i + 1)(h))
         return h
