@@ -45,8 +45,9 @@ def gelu(x: jax.Array) -> jax.Array:
     22.0 ms that way and 18.0 ms with the division. Its error is that of XLA's float32
     ``erf`` (about 3e-7 absolute on ``erf``). Other dtypes use ``jax.lax.erf``.
 
-    The backward pass reuses ``Phi(x)`` from the forward pass,
-    ``d/dx [x Phi(x)] = Phi(x) + x phi(x)``, instead of differentiating through ``erf``.
+    Differentiated (reverse mode only), the forward pass keeps only ``x``; the backward
+    pass recomputes ``Phi(x)``, which costs less than storing and reading it back, and
+    applies ``d/dx [x Phi(x)] = Phi(x) + x phi(x)``.
     """
     if x.dtype != jnp.float32:
         return x * _normal_cdf_with_lax_erf(x)
@@ -82,14 +83,12 @@ def _normal_cdf(x):
 
 
 def _gelu_forward(x):
-    cdf = _normal_cdf(x)
-    return x * cdf, (x, cdf)
+    return gelu.fun(x), x
 
 
-def _gelu_backward(residual, g):
-    x, cdf = residual
+def _gelu_backward(x, g):
     pdf = jnp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-    return (g * (cdf + x * pdf),)
+    return (g * (_normal_cdf(x) + x * pdf),)
 
 
 gelu.defvjp(_gelu_forward, _gelu_backward)
