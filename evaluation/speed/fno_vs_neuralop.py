@@ -230,8 +230,8 @@ def main() -> None:
         f"Command: `python evaluation/speed/fno_vs_neuralop.py --repeats {args.repeats}`. "
         f"FNO n_modes (16, 16), width 32, batch 16, 64x64, float32, same weights "
         f"(outputs agree to {agreement:.1e} relative). Medians of {args.repeats} timed calls "
-        f"per library, after warm-up. Steady state: blocks of {BLOCK} consecutive calls of "
-        "one library, back to back, the libraries alternating block by block; interleaved: the "
+        f"per library, after warm-up. Steady state: blocks of {BLOCK} back-to-back calls of "
+        "one library, the libraries alternating block by block; interleaved: the "
         f"libraries alternating call by call, each after a {1e3 * SETTLE_S:.0f} ms pause, so "
         "that each call starts idle with the other's data in the caches.",
         "",

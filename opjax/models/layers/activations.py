@@ -49,18 +49,15 @@ def gelu(x: jax.Array) -> jax.Array:
     pass recomputes ``Phi(x)``, which costs less than storing and reading it back, and
     applies ``d/dx [x Phi(x)] = Phi(x) + x phi(x)``.
     """
-    if x.dtype != jnp.float32:
-        return x * _normal_cdf_with_lax_erf(x)
     numerator, denominator = _normal_cdf_fraction(x)
     return (x * numerator) / denominator
 
 
-def _normal_cdf_with_lax_erf(x):
-    return 0.5 * (1.0 + jax.lax.erf(x * (1.0 / math.sqrt(2.0))))
-
-
 def _normal_cdf_fraction(x):
-    """``(N, D)`` with ``Phi(x) = N / D`` (float32 only)."""
+    """``(N, D)`` with ``Phi(x) = N / D``: the rational form in float32; in other dtypes
+    ``N = Phi(x)`` through ``jax.lax.erf`` and ``D = 1``."""
+    if x.dtype != jnp.float32:
+        return 0.5 * (1.0 + jax.lax.erf(x * (1.0 / math.sqrt(2.0)))), 1.0
     z = jnp.clip(x * (1.0 / math.sqrt(2.0)), -_ERF_CLAMP, _ERF_CLAMP)
     z2 = z * z
     p, q = _horner(_ERF_P, z2), _horner(_ERF_Q, z2)
@@ -75,20 +72,14 @@ def _horner(coefficients, t):
     return value
 
 
-def _normal_cdf(x):
-    if x.dtype != jnp.float32:
-        return _normal_cdf_with_lax_erf(x)
-    numerator, denominator = _normal_cdf_fraction(x)
-    return numerator / denominator
-
-
 def _gelu_forward(x):
     return gelu.fun(x), x
 
 
 def _gelu_backward(x, g):
     pdf = jnp.exp(-0.5 * x * x) * (1.0 / math.sqrt(2.0 * math.pi))
-    return (g * (_normal_cdf(x) + x * pdf),)
+    numerator, denominator = _normal_cdf_fraction(x)
+    return (g * (numerator / denominator + x * pdf),)
 
 
 gelu.defvjp(_gelu_forward, _gelu_backward)
