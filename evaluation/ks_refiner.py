@@ -5,11 +5,11 @@ as the trajectories hold, and writes to ``--out``:
 
 * the mean Pearson correlation per step and the high-correlation times (pdearena's rule:
   model step times the number of steps whose test-mean correlation exceeds the threshold,
-  :mod:`opjax.evaluation.correlation_metrics`);
+  :mod:`opjax.metrics.correlation`);
 * for PDE-Refiner, ``--samples`` independent rollouts (fresh refinement noise every step):
   the spread of its samples against the error of its rollouts, and per trajectory the
   high-correlation time estimated without the truth (the time the samples stay correlated
-  with each other, :mod:`opjax.evaluation.uncertainty`) against the true one;
+  with each other, :mod:`opjax.metrics.uncertainty`) against the true one;
 * ``results.json``, ``results.md`` and the plots ``correlation.png``, ``space_time.png``,
   ``uncertainty.png``.
 
@@ -34,17 +34,17 @@ import numpy as np  # noqa: E402
 
 from opjax.data.formats import open_dataset  # noqa: E402
 from opjax.data.windowing import rollout_targets  # noqa: E402
-from opjax.evaluation.correlation_metrics import (  # noqa: E402
+from opjax.evaluation.plots import plot_curves, plot_space_time  # noqa: E402
+from opjax.evaluation.rollout import make_rollout, make_sampled_rollout  # noqa: E402
+from opjax.evaluation.rollout_evaluation import rollout_spec  # noqa: E402
+from opjax.metrics.correlation import (  # noqa: E402
     THRESHOLDS,
     high_correlation_time,
     pearson_correlation,
 )
-from opjax.evaluation.plots import plot_curves, plot_space_time  # noqa: E402
-from opjax.evaluation.rollout import make_rollout, make_sampled_rollout  # noqa: E402
-from opjax.evaluation.rollout_evaluation import rollout_spec  # noqa: E402
-from opjax.evaluation.uncertainty import sample_correlation, sample_std  # noqa: E402
-from opjax.load import load  # noqa: E402
-from opjax.training import run_dir as rd  # noqa: E402
+from opjax.metrics.uncertainty import sample_correlation, sample_std  # noqa: E402
+from opjax.runs import directory as rd  # noqa: E402
+from opjax.runs import load  # noqa: E402
 
 PAPER_SECONDS = {"U-Net (MSE)": 75.0, "PDE-Refiner": 98.0}  # Lippe et al. 2023, KS, approx.
 

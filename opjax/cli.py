@@ -22,8 +22,18 @@ import os
 import sys
 from pathlib import Path
 
+from opjax.convert.neuralop import convert_neuralop_cli
+from opjax.convert.poseidon import convert_poseidon_cli
 from opjax.data.errors import DataFormatError
-from opjax.host_memory import retain_freed_memory
+from opjax.data.formats import open_dataset
+from opjax.data.generation import generate, load_dataset_recipe
+from opjax.data.info import describe
+from opjax.evaluation.report import markdown_table
+from opjax.runs.directory import CONFIG, REPORT
+from opjax.training.recipe import load_recipe
+from opjax.workflows.benchmark import run_suite, suite_markdown
+from opjax.workflows.evaluate import evaluate_run
+from opjax.workflows.train import train
 
 log = logging.getLogger("opjax")
 
@@ -35,16 +45,12 @@ USER_ERRORS = (DataFormatError, OSError, KeyError, ValueError)
 
 
 def _train(args) -> int:
-    from opjax.evaluation.report import evaluate_run
-    from opjax.training import load_recipe, train
-    from opjax.training import run_dir as rd
-
     if args.resume:
         if args.recipe or args.set:
             raise ValueError(
                 "--resume continues a run as it was configured; give no recipe or --set"
             )
-        recipe = load_recipe(os.path.join(args.resume, rd.CONFIG))
+        recipe = load_recipe(os.path.join(args.resume, CONFIG))
         recipe["run_dir"] = args.resume
     else:
         recipe = load_recipe(args.recipe or DEFAULT_RECIPE, args.set)
@@ -60,8 +66,6 @@ def _train(args) -> int:
 
 
 def _generate(args) -> int:
-    from opjax.data.generation import generate, load_dataset_recipe
-
     recipe = load_dataset_recipe(args.recipe, args.set)
     for split, path in generate(recipe, progress=not args.quiet).items():
         print(f"{split}: {path} ({recipe['splits'][split]['n_samples']} samples)")
@@ -69,17 +73,12 @@ def _generate(args) -> int:
 
 
 def _data_info(args) -> int:
-    from opjax.data.formats import open_dataset
-    from opjax.data.info import describe
-
     with open_dataset(args.file, args.format) as file:
         print(describe(file), end="")
     return 0
 
 
 def _benchmark(args) -> int:
-    from opjax.evaluation.suite import run_suite, suite_markdown
-
     table = run_suite(
         args.suite,
         overrides=args.set,
@@ -92,24 +91,18 @@ def _benchmark(args) -> int:
 
 
 def _convert_poseidon(args) -> int:
-    from opjax.convert.poseidon import convert_poseidon_cli
-
     out = convert_poseidon_cli(args.hf_dir, args.out)
     print(f"converted {args.hf_dir} -> {out} (load with opjax.load({str(out)!r}))")
     return 0
 
 
 def _convert_neuralop(args) -> int:
-    from opjax.convert.neuralop import convert_neuralop_cli
-
     out = convert_neuralop_cli(args.checkpoint, args.out, name=args.name)
     print(f"converted {args.checkpoint} -> {out} (load with opjax.load({str(out)!r}))")
     return 0
 
 
 def _evaluate(args) -> int:
-    from opjax.evaluation.report import evaluate_run
-
     files = None
     if args.data:
         files = {}
@@ -122,10 +115,8 @@ def _evaluate(args) -> int:
 
 
 def _print_results(run_dir: str, results: dict) -> None:
-    from opjax.evaluation.report import markdown_table
-
     print(markdown_table(results), end="")
-    print(f"report written to {os.path.join(run_dir, 'report')}")
+    print(f"report written to {os.path.join(run_dir, REPORT)}")
 
 
 def _add_set_option(parser: argparse.ArgumentParser, help_text: str) -> None:
@@ -224,7 +215,6 @@ def main(argv: list[str] | None = None) -> int:
     # basicConfig does nothing when an import (absl) has configured the root logger already.
     logging.getLogger("opjax").setLevel(level)
     logging.getLogger("absl").setLevel(logging.WARNING)
-    retain_freed_memory()
     try:
         return args.func(args)
     except USER_ERRORS as err:

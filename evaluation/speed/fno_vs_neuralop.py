@@ -82,7 +82,7 @@ def build_jax(torch_model, x_torch, y_torch):
     import optax
 
     from opjax.convert import fno_params_from_neuralop
-    from opjax.evaluation.metrics import relative_lp
+    from opjax.metrics.relative import relative_lp
     from opjax.models import FNO
 
     state = {

@@ -14,6 +14,14 @@ import os
 from pathlib import Path
 
 import flax.linen as nn
+import jax
+
+from opjax.data.normalizers import Normalizers
+from opjax.models.registry import model_hparams
+from opjax.runs.checkpoints import RunCheckpoints
+from opjax.runs.directory import CHECKPOINTS, MODEL_CARD
+from opjax.runs.model_card import EvaluationSpec, ModelCard, write_model_card
+from opjax.version import __version__
 
 
 def ensure_free(out_dir: str | os.PathLike) -> Path:
@@ -22,46 +30,34 @@ def ensure_free(out_dir: str | os.PathLike) -> Path:
     Raises:
         FileExistsError: it already holds a model card or checkpoints.
     """
-    from opjax.training import run_dir as rd
-
     out = Path(out_dir)
-    if (out / rd.MODEL_CARD).exists() or (out / rd.CHECKPOINTS).exists():
+    if (out / MODEL_CARD).exists() or (out / CHECKPOINTS).exists():
         raise FileExistsError(f"{out} already holds a run; choose another output folder")
     return out
 
 
 def write_converted_run(
-    out: Path, name: str, model: nn.Module, params: dict, train_shape: dict, source: dict
+    out: Path, name: str, model: nn.Module, params: dict, sample_shapes: dict, source: dict
 ) -> Path:
     """Write ``model`` (registered as ``name``) with ``params`` (``{"params": ...}``) to
-    ``out``; ``train_shape`` is the model card's ``{"x": [...], "y": [...], ("t": [])}``
-    and ``source`` says where the weights came from (``{library: {...}}``)."""
-    import jax
-
-    from opjax import __version__
-    from opjax.data.normalizers import Normalizers
-    from opjax.models import model_hparams
-    from opjax.training import run_dir as rd
-    from opjax.training.checkpoints import RunCheckpoints
-
-    card = {
-        "model": name,
-        "hparams": model_hparams(model),
-        "normalizers": Normalizers().to_dict(),
-        "data": {
-            "format": None,
-            "x_key": None,
-            "window": None,
-            "y_key": None,
-            "train_shape": train_shape,
-            "tests": {},
-        },
-        "source": source,
-        "opjax_version": __version__,
-    }
+    ``out``; ``sample_shapes`` is the model card's ``{"x": [...], "y": [...], ("t": [])}``
+    and ``source`` says where the weights came from (``{library: {...}}``). The run is
+    evaluated with the periodic H1 norm, as neuraloperator's and Poseidon's are."""
+    card = ModelCard(
+        model=name,
+        hparams=model_hparams(model),
+        normalizers=Normalizers(),
+        sample_shapes={k: tuple(v) for k, v in sample_shapes.items()},
+        weights="params",
+        evaluation=EvaluationSpec(h1_periodic=True, channel_groups=None),
+        data=None,
+        training=None,
+        source=source,
+        opjax_version=__version__,
+    )
     state = {"params": jax.tree.map(jax.numpy.asarray, params)}
     out.mkdir(parents=True, exist_ok=True)
-    checkpoints = RunCheckpoints(str(out / rd.CHECKPOINTS))
+    checkpoints = RunCheckpoints(str(out / CHECKPOINTS))
     try:
         meta = {"epoch": 0, "step": 0, "source": next(iter(source))}
         checkpoints.save("latest", 0, state, meta)
@@ -69,5 +65,5 @@ def write_converted_run(
     finally:
         checkpoints.close()
     # The card last: a folder with a card always has its checkpoints.
-    rd.write_model_card(out, card)
+    write_model_card(out, card)
     return out

@@ -45,14 +45,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
+from opjax.convert.converted_run import ensure_free, write_converted_run
 from opjax.data.errors import DataFormatError
 from opjax.data.formats.torch_archive import (
     _ALLOWED_GLOBALS,
     UnsafePickleError,
     _ArchiveUnpickler,
 )
+from opjax.models.fno import FNO
 from opjax.models.layers.factorized_weights import canonical_factorization
 
 logger = logging.getLogger(__name__)
@@ -607,9 +611,6 @@ def fno_params_from_neuralop(state: Mapping[str, np.ndarray], hparams: Mapping |
 
 def _check_shapes(model, params: dict, origin: Mapping[tuple[str, ...], str], source: str):
     """Compare converted params with the shapes ``model`` initialises; name any mismatch."""
-    import jax
-    import jax.numpy as jnp
-
     grid = tuple(max(2 * m, 4) for m in model.n_modes)
     template = jax.eval_shape(
         model.init, jax.random.PRNGKey(0), jnp.zeros((1, *grid, model.in_channels))
@@ -643,8 +644,6 @@ def _check_shapes(model, params: dict, origin: Mapping[tuple[str, ...], str], so
 def model_from_checkpoint(checkpoint: NeuralopCheckpoint):
     """``(model, params)`` from a checkpoint read by :func:`read_checkpoint` (see
     :func:`from_neuralop`)."""
-    from opjax.models import FNO
-
     _, kwargs = neuralop_kwargs(checkpoint.metadata)
     hp = fno_hparams_from_neuralop(kwargs)
     cut = kwargs["max_n_modes"] is not None
@@ -696,14 +695,12 @@ def convert_neuralop_cli(
     Raises:
         FileExistsError: ``OUT`` already holds a model card or checkpoints.
     """
-    from opjax.convert.converted_run import ensure_free, write_converted_run
-
     out = ensure_free(out_dir)
     checkpoint = read_checkpoint(ckpt_dir, name)
     cls, _ = neuralop_kwargs(checkpoint.metadata)
     model, params = model_from_checkpoint(checkpoint)
     grid = [max(2 * m, 4) for m in model.n_modes]
-    train_shape = {"x": [*grid, model.in_channels], "y": [*grid, model.out_channels]}
+    sample_shapes = {"x": [*grid, model.in_channels], "y": [*grid, model.out_channels]}
     source = {
         "neuralop": {
             "checkpoint": str(checkpoint.state_path.resolve()),
@@ -711,4 +708,4 @@ def convert_neuralop_cli(
             "version": checkpoint.metadata.get("_version"),
         }
     }
-    return write_converted_run(out, "fno", model, params, train_shape, source)
+    return write_converted_run(out, "fno", model, params, sample_shapes, source)

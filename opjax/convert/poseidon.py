@@ -27,9 +27,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+from safetensors.numpy import load_file
 
+from opjax.convert.converted_run import ensure_free, write_converted_run
 from opjax.data.errors import DataFormatError
+from opjax.data.formats.torch_archive import load_torch_archive
+from opjax.models.scot import ScOT
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +98,11 @@ def _weight_files(folder: Path) -> tuple[Path, ...]:
 
 def _load_weights(path: Path) -> dict[str, np.ndarray]:
     if path.name.endswith(".safetensors"):
-        from safetensors.numpy import load_file
-
         try:
             state = load_file(str(path))
         except Exception as err:  # safetensors raises its own error types
             raise DataFormatError(f"{path}: not a readable safetensors file ({err})") from err
     else:
-        from opjax.data.formats.torch_archive import load_torch_archive
-
         state = load_torch_archive(path)
     if not isinstance(state, Mapping):
         raise DataFormatError(f"{path}: expected a state dict, got {type(state).__name__}")
@@ -211,9 +213,6 @@ def _layout(path: tuple[str, ...], shape: tuple[int, ...]):
 
 
 def _template(model) -> dict[tuple[str, ...], tuple[int, ...]]:
-    import jax
-    import jax.numpy as jnp
-
     x = jnp.zeros((1, model.image_size, model.image_size, model.in_channels))
     variables = jax.eval_shape(model.init, jax.random.PRNGKey(0), x, jnp.zeros((1,)))
     return {
@@ -274,8 +273,6 @@ def scot_params_from_state(
 
 def model_from_checkpoint(checkpoint: PoseidonCheckpoint):
     """``(model, params)`` from a folder read by :func:`read_poseidon`."""
-    from opjax.models.scot import ScOT
-
     model = ScOT(**scot_hparams_from_config(checkpoint.config))
     source = ", ".join(str(p) for p in checkpoint.weights)
     return model, scot_params_from_state(checkpoint.state, model, source)
@@ -314,15 +311,13 @@ def convert_poseidon_cli(hf_dir: str | os.PathLike, out_dir: str | os.PathLike) 
     Raises:
         FileExistsError: ``OUT`` already holds a model card or checkpoints.
     """
-    from opjax.convert.converted_run import ensure_free, write_converted_run
-
     out = ensure_free(out_dir)
     checkpoint = read_poseidon(hf_dir)
     model, params = model_from_checkpoint(checkpoint)
     side = model.image_size
-    train_shape = {"x": [side, side, model.in_channels], "y": [side, side, model.out_channels]}
+    sample_shapes = {"x": [side, side, model.in_channels], "y": [side, side, model.out_channels]}
     if model.use_conditioning:
-        train_shape["t"] = []  # one lead time per sample
+        sample_shapes["t"] = []  # one lead time per sample
     source = {
         "poseidon": {
             "folder": str(checkpoint.folder.resolve()),
@@ -331,4 +326,4 @@ def convert_poseidon_cli(hf_dir: str | os.PathLike, out_dir: str | os.PathLike) 
             "transformers_version": checkpoint.config.get("transformers_version"),
         }
     }
-    return write_converted_run(out, "scot", model, params, train_shape, source)
+    return write_converted_run(out, "scot", model, params, sample_shapes, source)

@@ -76,9 +76,18 @@ class Normalizers:
         return {k: (None if v is None else v.to_dict()) for k, v in (("x", self.x), ("y", self.y))}
 
     @classmethod
+    def fit(cls, train: dict, *, x: bool, y: bool) -> Normalizers:
+        """Normalisers of the input (when ``x``) and the target (when ``y``) fitted on the
+        training Sample ``train``."""
+        return cls(
+            x=UnitGaussianNormalizer.fit(train["x"]) if x else None,
+            y=UnitGaussianNormalizer.fit(train["y"]) if y else None,
+        )
+
+    @classmethod
     def from_dict(cls, d: dict) -> Normalizers:
         parts = {
-            k: (None if d.get(k) is None else UnitGaussianNormalizer.from_dict(d[k]))
+            k: (None if d[k] is None else UnitGaussianNormalizer.from_dict(d[k]))
             for k in ("x", "y")
         }
         return cls(**parts)

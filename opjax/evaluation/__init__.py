@@ -1,13 +1,17 @@
-"""Evaluation: benchmark metrics, per-sample errors, reports and plots."""
+"""Evaluation machinery: per-sample errors, rollouts, reports and plots.
 
-from opjax.evaluation.evaluate import make_error_fn, make_predict, per_sample_errors, summarize
-from opjax.evaluation.metrics import relative_h1, relative_lp
+The metrics themselves are pure functions in :mod:`opjax.metrics`;
+:func:`opjax.workflows.evaluate_run` evaluates a whole run directory.
+"""
+
+from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.evaluation.rollout import make_rollout, make_sampled_rollout, make_time_rollout
 
 __all__ = [
     "make_error_fn",
-    "make_predict",
+    "make_rollout",
+    "make_sampled_rollout",
+    "make_time_rollout",
     "per_sample_errors",
-    "relative_h1",
-    "relative_lp",
     "summarize",
 ]

@@ -22,14 +22,9 @@ from jax.sharding import Sharding
 
 from opjax.data.batching import epoch_batches
 from opjax.data.normalizers import Normalizers
-from opjax.evaluation.metrics import relative_h1, relative_lp
-from opjax.evaluation.poseidon_metrics import poseidon_relative_lp
-
-
-@functools.partial(jax.jit, static_argnames=("model",))
-def _predict(model: nn.Module, params, normalizers: Normalizers, x, t=None, z=None):
-    extra = {} if z is None else {"z": z}  # only parameter-conditioned models take z
-    return normalizers.decode_output(model.apply(params, normalizers.encode_input(x), t=t, **extra))
+from opjax.metrics.poseidon import poseidon_relative_lp
+from opjax.metrics.relative import relative_h1, relative_lp
+from opjax.runs.predict import predict
 
 
 @functools.partial(jax.jit, static_argnames=("model", "h1_periodic", "channel_groups"))
@@ -44,23 +39,12 @@ def _errors(
     h1_periodic: bool,
     channel_groups: tuple[int, ...] | None,
 ):
-    pred = _predict(model, params, normalizers, x, t, z)
+    pred = predict(model, params, normalizers, x, t, z)
     errors = {"l2": relative_lp(pred, y), "h1": relative_h1(pred, y, h1_periodic)}
     if channel_groups is not None:
         groups = channel_groups or None  # (): every channel in one group
         errors["relative_l1"] = poseidon_relative_lp(pred, y, groups, p=1, percent=False)
     return pred, errors
-
-
-def make_predict(model: nn.Module, normalizers: Normalizers) -> Callable:
-    """``predict(params, x, t=None, z=None) -> y`` in physical units, jitted (compiled once
-    per model and input shape, shared by every caller); ``t [batch]``: lead times, ``z
-    [batch, n_params]``: PDE parameters."""
-
-    def predict(params, x, t=None, z=None):
-        return _predict(model, params, normalizers, x, t, z)
-
-    return predict
 
 
 def make_error_fn(

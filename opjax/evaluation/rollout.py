@@ -8,14 +8,14 @@ state ``[b, *space, c]``. A rollout feeds its predictions back:
     oldest state, u_{n+1}],
 
 and returns ``[b, n_steps, *space, c]``. Normalisation is applied inside each step, so the
-rollout runs in physical units, exactly as :meth:`opjax.load.LoadedRun.predict` would.
+rollout runs in physical units, exactly as :meth:`opjax.runs.LoadedRun.predict` would.
 
 A stochastic model (PDE-Refiner, whose refinement draws noise) rolls out deterministically
 with its default noise, or as several independent samples (:func:`make_sampled_rollout`).
 
 A time-conditioned model (scOT, trained on all2all pairs) maps a state and a lead time
 ``t`` to the state ``t`` later. It predicts any lead time in one call
-(:meth:`opjax.load.LoadedRun.predict` with ``t``), or rolls out autoregressively with a
+(:meth:`opjax.runs.LoadedRun.predict` with ``t``), or rolls out autoregressively with a
 fixed lead time per step, ``u_{n+1} = model(u_n, dt)`` (:func:`make_time_rollout`).
 """
 
@@ -89,7 +89,7 @@ def make_sampled_rollout(
     [n_samples, b, n_steps, *space, c]``: independent rollouts of a stochastic one-step model
     (PDE-Refiner: the noise of its refinement steps, RNG stream ``"refine"``), each step with
     its own key from ``key``; jitted. The samples' spread
-    (:mod:`opjax.evaluation.uncertainty`) estimates the rollout's uncertainty."""
+    (:mod:`opjax.metrics.uncertainty`) estimates the rollout's uncertainty."""
 
     def rollout(params, x, n_steps: int, key: jax.Array, n_samples: int, z=None):
         return _sampled_rollouts(

@@ -20,14 +20,14 @@ import numpy as np
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import FieldFile, parse_field_key
 from opjax.data.formats import open_dataset
+from opjax.data.splits import read_params
 from opjax.data.windowing import rollout_targets
-from opjax.evaluation.correlation_metrics import (
+from opjax.evaluation.rollout import make_rollout, make_time_rollout
+from opjax.metrics.correlation import (
     THRESHOLDS,
     high_correlation_time,
     pearson_correlation,
 )
-from opjax.evaluation.rollout import make_rollout, make_time_rollout
-from opjax.training.datasets import read_params
 
 
 @dataclasses.dataclass
@@ -77,7 +77,7 @@ def rollout_spec(data_cfg: dict, file: FieldFile) -> tuple[str, int, int]:
 def evaluate_rollout(
     run, data_cfg: dict, path: str, n_steps: int, n_samples: int | None = None
 ) -> RolloutResult:
-    """Roll ``run`` (an :class:`opjax.load.LoadedRun`) out on the file at ``path``."""
+    """Roll ``run`` (an :class:`opjax.runs.LoadedRun`) out on the file at ``path``."""
     with open_dataset(path, data_cfg["format"]) as file:
         name, k, time_step = rollout_spec(data_cfg, file)
         field = file.field(name)

@@ -1,11 +1,9 @@
 """Start training from pretrained weights: the ``[finetune]`` recipe table.
 
-``finetune.checkpoint`` names the weights: an opjax run directory (``opjax train``, or
-``opjax convert poseidon``/``neuralop``, which write one) or a Poseidon checkpoint folder as
-downloaded from the Hugging Face Hub (``config.json`` with ``model.safetensors`` or
-``pytorch_model.bin``), converted on the fly. The model family and its hyperparameters
-come from the checkpoint; ``model.hparams`` in the recipe may override some (a different
-``image_size``, say), and the channel counts always follow the data.
+``finetune.checkpoint`` names the weights (read by
+:func:`opjax.workflows.pretrained.load_pretrained`). The model family and its
+hyperparameters come from the checkpoint; ``model.hparams`` in the recipe may override
+some (a different ``image_size``, say), and the channel counts always follow the data.
 
 When the data's channels differ from the checkpoint's, the parts that touch channels
 cannot be reused. Poseidon's recipe (``scOT/train.py``: ``from_pretrained(...,
@@ -22,13 +20,10 @@ offending tensors.
 from __future__ import annotations
 
 import dataclasses
-import os
-from pathlib import Path
 
 import jax
 import numpy as np
 
-from opjax.training import run_dir as rd
 from opjax.training.optimizers import EMBEDDING_RECOVERY_KEYS, path_names
 from opjax.training.recipe import RecipeError
 
@@ -42,27 +37,6 @@ class Pretrained:
     hparams: dict
     variables: dict
     source: str
-
-
-def load_pretrained(path: str | os.PathLike) -> Pretrained:
-    """Read a run directory or a Poseidon (Hugging Face) checkpoint folder."""
-    folder = Path(path)
-    if (folder / rd.MODEL_CARD).exists():
-        from opjax.load import load
-
-        run = load(folder, "latest")
-        variables = jax.tree.map(np.asarray, jax.device_get(run.params))
-        return Pretrained(run.card["model"], dict(run.card["hparams"]), variables, str(folder))
-    if (folder / "config.json").exists():
-        from opjax.convert.poseidon import from_poseidon
-        from opjax.models.registry import model_hparams
-
-        model, variables = from_poseidon(folder)
-        return Pretrained("scot", model_hparams(model), variables, str(folder))
-    raise RecipeError(
-        f"finetune.checkpoint = {str(path)!r}: neither an opjax run directory "
-        f"({rd.MODEL_CARD}) nor a Hugging Face checkpoint folder (config.json)"
-    )
 
 
 def finetune_hparams(

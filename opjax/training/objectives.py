@@ -25,8 +25,8 @@ import jax
 import jax.numpy as jnp
 
 from opjax.data.sample import conditioning
-from opjax.evaluation.metrics import relative_h1, relative_lp
-from opjax.evaluation.poseidon_metrics import channel_group_bounds
+from opjax.metrics.poseidon import channel_group_bounds
+from opjax.metrics.relative import relative_h1, relative_lp
 from opjax.models.refiner import PDERefiner
 
 Objective = Callable[[dict, dict, jax.Array], tuple[jax.Array, dict]]
@@ -60,7 +60,7 @@ def grouped_relative_l1(
 
     means over the real samples (``weight > 0``) of the batch, all grid points and the
     group's channels (``channel_groups``: boundaries as in
-    :mod:`opjax.evaluation.poseidon_metrics`, None: one group). ``pred, true:
+    :mod:`opjax.metrics.poseidon`, None: one group). ``pred, true:
     [batch, *space, channels]``.
     """
     bounds = channel_group_bounds(channel_groups, true.shape[-1])

@@ -218,9 +218,10 @@ def test_cli_writes_a_run_directory_that_opjax_load_reads(tmp_path, outputs):
     name = "tfno2d_tucker"
     out = convert_neuralop_cli(CHECKPOINTS / name, tmp_path / "run", None)
     run = opjax.load(out)
-    assert run.card["model"] == "fno" and run.card["hparams"]["factorization"] == "tucker"
+    assert run.card.model == "fno" and run.card.hparams["factorization"] == "tucker"
+    assert run.card.training is None and run.card.data is None
     for i in range(2):
         _assert_close(run.predict(outputs[f"{name}/x{i}"]), outputs[f"{name}/y{i}"])
-    assert opjax.load(out, checkpoint="best").card["source"]["neuralop"]["class"] == "TFNO"
+    assert opjax.load(out, checkpoint="best").card.source["neuralop"]["class"] == "TFNO"
     with pytest.raises(FileExistsError, match="already holds"):
         convert_neuralop_cli(CHECKPOINTS / name, out, None)

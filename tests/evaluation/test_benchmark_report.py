@@ -7,8 +7,8 @@ import numpy as np
 
 import opjax
 from opjax.cli import main
-from opjax.evaluation.pdebench_metrics import pdebench_nrmse
 from opjax.evaluation.rollout import make_rollout
+from opjax.metrics.pdebench import pdebench_nrmse
 
 
 def write_pdebench_advection(path, n=16, n_t=6, nx=32):

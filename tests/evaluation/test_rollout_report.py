@@ -8,6 +8,7 @@ import pytest
 import opjax
 from opjax.cli import main
 from opjax.data.formats import open_dataset
+from opjax.runs import read_model_card
 
 KS = """problem = "ks1d"
 chunk_size = 8
@@ -43,10 +44,10 @@ def ks_run(tmp_path_factory):
 
 
 def test_window_training_reads_every_window(ks_run):
-    card = json.loads((ks_run / "model.json").read_text())
+    card = read_model_card(ks_run)
     # 13 states, every 2nd kept -> 7; windows of 2 + 1 -> 5 per trajectory, 16 trajectories
-    assert card["data"]["train_shape"]["x"] == [64, 2]
-    assert card["hparams"]["in_channels"] == 2 and card["hparams"]["out_channels"] == 1
+    assert card.sample_shapes["x"] == (64, 2)
+    assert card.hparams["in_channels"] == 2 and card.hparams["out_channels"] == 1
 
 
 def test_rollout_report(ks_run, capsys):

@@ -9,7 +9,7 @@ import pytest
 
 from opjax.data.normalizers import Normalizers
 from opjax.evaluation.rollout import make_rollout, make_sampled_rollout
-from opjax.evaluation.uncertainty import sample_correlation, sample_std
+from opjax.metrics.uncertainty import sample_correlation, sample_std
 from opjax.models import PDERefiner, UNet, build_model, model_hparams, refinement_samples
 from opjax.models.refiner import (
     ddpm_alphas_cumprod,

@@ -67,7 +67,7 @@ def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk
     from opjax.cli import main
     from opjax.convert import from_poseidon
     from opjax.data.generation import generate, load_dataset_recipe
-    from opjax.evaluation.report import evaluate_run
+    from opjax.workflows import evaluate_run
     from tests.conftest import REPO
 
     folder = REPO / "tests" / "fixtures" / "poseidon" / "conditioned"
@@ -100,7 +100,7 @@ def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk
     assert main([*args, *(a for o in overrides for a in ("--set", o))]) == 0
 
     run = load(run_dir)
-    assert run.card["model"] == "scot" and run.card["finetuned_from"] == str(folder)
+    assert run.card.model == "scot" and run.card.training.finetuned_from == str(folder)
     assert (run.model.in_channels, run.model.out_channels) == (1, 1)
     _, reference = from_poseidon(folder)
     ours, theirs = run.params["params"], reference["params"]
@@ -114,7 +114,7 @@ def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk
     assert all(jax.tree.leaves(norm))
     same = jax.tree.map(lambda a, b: bool(np.array_equal(a, b)), ours["encoder"], theirs["encoder"])
     assert all(jax.tree.leaves(same))
-    assert run.card["data"]["train_shape"]["t"] == []
+    assert run.card.sample_shapes["t"] == ()
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert np.isfinite(metrics[-1]["test/test/relative_l1"])
     # A time-conditioned run rolls out one saved interval per step (here 0.25).

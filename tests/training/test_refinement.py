@@ -9,12 +9,13 @@ import numpy as np
 import pytest
 
 import opjax
-from opjax.evaluation.report import evaluate_run
 from opjax.models import PDERefiner, UNet
-from opjax.training import RecipeError, load_recipe, train
-from opjax.training import run_dir as rd
-from opjax.training.checkpoints import RunCheckpoints
+from opjax.runs import directory as rd
+from opjax.runs import read_model_card
+from opjax.runs.checkpoints import RunCheckpoints
+from opjax.training import RecipeError, load_recipe
 from opjax.training.objectives import refinement_objective, refinement_steps, squared_error
+from opjax.workflows import evaluate_run, train
 from tests.conftest import REPO
 
 BACKBONE = {
@@ -117,9 +118,9 @@ def strip(records):
 
 def test_refiner_run_with_ema_resumes_bit_exactly(ks_data, tmp_path):
     reference = train(_recipe(ks_data, tmp_path / "ref"))
-    card = rd.read_model_card(tmp_path / "ref")
-    assert card["model"] == "refiner" and card["ema_decay"] == 0.5
-    assert card["hparams"]["backbone_hparams"]["ch_mults"] == [1, 2]
+    card = read_model_card(tmp_path / "ref")
+    assert card.model == "refiner" and card.training.ema_decay == 0.5 and card.weights == "ema"
+    assert card.hparams["backbone_hparams"]["ch_mults"] == [1, 2]
     loaded = opjax.load(tmp_path / "ref")
     jax.tree.map(np.testing.assert_array_equal, loaded.params, reference.params)
     checkpoints = RunCheckpoints(str(tmp_path / "ref" / rd.CHECKPOINTS), read_only=True)
@@ -130,7 +131,7 @@ def test_refiner_run_with_ema_resumes_bit_exactly(ks_data, tmp_path):
     )
     assert any(jax.tree.leaves(differs))  # load() gives the moving average, not the weights
     # Every window carried its trajectory's domain length; the model uses it.
-    assert card["data"]["train_shape"]["params"] == [1]
+    assert card.sample_shapes["params"] == (1,)
     x = jax.random.normal(jax.random.PRNGKey(0), (2, 32, 1))
     short, long = (loaded.predict(x, z=np.full((2, 1), length)) for length in (58.0, 70.0))
     assert np.all(np.isfinite(short)) and np.any(np.asarray(short) != np.asarray(long))

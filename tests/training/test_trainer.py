@@ -15,10 +15,12 @@ import pytest
 
 import opjax
 from opjax.data import DataFormatError
-from opjax.training import NonFiniteLossError, RecipeError, load_recipe, train
-from opjax.training import run_dir as rd
-from opjax.training.checkpoints import RunCheckpoints
-from opjax.training.sharding import check_batch_size
+from opjax.runs import directory as rd
+from opjax.runs import read_model_card
+from opjax.runs.checkpoints import RunCheckpoints
+from opjax.sharding import check_batch_size
+from opjax.training import NonFiniteLossError, RecipeError, load_recipe
+from opjax.workflows import train
 from tests.conftest import REPO, tiny_darcy_overrides
 
 RECIPE = REPO / "train" / "fno_darcy16.toml"
@@ -52,9 +54,12 @@ def test_run_directory_contract(reference_run):
     run_dir, result = reference_run
     for name in (rd.CONFIG, rd.MODEL_CARD, rd.METRICS, rd.CHECKPOINTS):
         assert (run_dir / name).exists(), name
-    card = rd.read_model_card(run_dir)
-    assert card["model"] == "fno" and card["hparams"]["in_channels"] == 1
-    assert card["normalizers"]["x"] is None and len(card["normalizers"]["y"]["mean"]) == 1
+    card = read_model_card(run_dir)
+    assert card.model == "fno" and card.hparams["in_channels"] == 1
+    assert card.normalizers.x is None and len(card.normalizers.y.mean) == 1
+    assert card.sample_shapes == {"x": (16, 16, 1), "y": (16, 16, 1)}
+    assert card.training.loss == "h1" and card.data.tests == {"16": (16, 16), "32": (32, 32)}
+    assert card.source is None and card.weights == "params"
     records = rd.read_metrics(run_dir)
     assert [r["epoch"] for r in records] == list(range(6))
     assert records[-1]["train_loss"] < 0.8 * records[0]["train_loss"]
@@ -67,7 +72,7 @@ def test_load_reproduces_the_final_evaluation(reference_run, neuralop_data):
     run = opjax.load(run_dir)
     jax.tree.map(np.testing.assert_array_equal, run.params, result.params)
     from opjax.data import read_neuralop_pt
-    from opjax.evaluation import relative_lp
+    from opjax.metrics import relative_lp
 
     test = read_neuralop_pt(neuralop_data / "darcy_test_16.pt", n_samples=8)
     l2 = float(np.mean(relative_lp(run.predict(test["x"]), test["y"])))
@@ -142,7 +147,7 @@ def test_data_parallel_over_four_devices_matches_one(reference_run, neuralop_dat
     env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
     script = (
         "import jax, sys; assert jax.device_count() == 4, jax.devices();"
-        "from opjax.training import load_recipe, train;"
+        "from opjax.workflows import load_recipe, train;"
         "from tests.conftest import tiny_darcy_overrides;"
         "from pathlib import Path;"
         f"overrides = tiny_darcy_overrides(Path('{neuralop_data}'), Path('{run_dir}'), 6);"

@@ -13,6 +13,8 @@ from collections.abc import Callable
 import jax
 import numpy as np
 
+from opjax.solvers.simulate import simulate
+
 
 @dataclasses.dataclass(frozen=True)
 class Problem:
@@ -57,8 +59,6 @@ def subsample_stride(solver_points: int, points: int) -> int:
 def trajectory(equation, u0: jax.Array, times: np.ndarray, dt: float, stride: int = 1):
     """``[n_times, *space]``: ``u0`` (at ``times[0]``) and ETDRK4 solutions at the other
     times, every ``stride``-th grid point along each axis."""
-    from opjax.solvers import simulate  # data -> solvers; imported here to keep import light
-
     later = simulate(equation, u0, times[1:], dt=dt, t0=float(times[0]))
     u = jax.numpy.concatenate([u0[None], later], axis=0)
     index = (slice(None),) + (slice(None, None, stride),) * (u.ndim - 1)

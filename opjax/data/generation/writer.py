@@ -25,10 +25,10 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from opjax import __version__
 from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION
 from opjax.data.generation.problems import PROBLEMS
 from opjax.recipe_tables import dump_toml
+from opjax.version import __version__
 
 log = logging.getLogger("opjax.generate")
 

@@ -6,6 +6,8 @@ import numpy as np
 from scipy.special import erfc
 
 from opjax.models.layers import gelu
+from opjax.models.layers.cpu_kernels import gelu_float32
+from tests.jaxprs import primitives
 
 
 def _exact_gelu_and_derivative(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -54,5 +56,30 @@ def test_float32_gelu_ends_in_a_division():
     """The last operation is the division ``(x N) / D``: XLA's CPU compiler does not copy
     a division into each consumer fusion (see ``gelu``'s docstring), so a GELU'd field
     is computed once. A rewrite to ``x * Phi`` would keep the numbers and lose that."""
-    jaxpr = jax.make_jaxpr(gelu.fun)(jnp.ones(4, jnp.float32)).jaxpr
+    jaxpr = jax.make_jaxpr(gelu_float32.fun)(jnp.ones(4, jnp.float32)).jaxpr
     assert jaxpr.eqns[-1].primitive.name == "div"
+
+
+def test_float32_gelu_in_forward_mode_and_to_second_order():
+    """``jvp`` and ``jacfwd`` give the exact derivative; the second derivative (forward over
+    reverse) is ``2 phi(x) - x^2 phi(x)`` to float32 accuracy."""
+    x = np.linspace(-5.0, 5.0, 201).astype(np.float32)
+    _, derivative = _exact_gelu_and_derivative(x.astype(np.float64))
+    xs = jnp.asarray(x)
+    _, tangent = jax.jvp(gelu_float32, (xs,), (jnp.ones_like(xs),))
+    np.testing.assert_allclose(tangent, derivative, rtol=0, atol=5e-7)
+    np.testing.assert_allclose(jax.vmap(jax.jacfwd(gelu_float32))(xs), tangent, rtol=0, atol=0)
+    second = jax.vmap(jax.jacfwd(jax.grad(gelu_float32)))(xs)
+    pdf = np.exp(-0.5 * x.astype(np.float64) ** 2) / math.sqrt(2.0 * math.pi)
+    np.testing.assert_allclose(second, (2.0 - x.astype(np.float64) ** 2) * pdf, atol=2e-6)
+
+
+def test_gelu_takes_the_cpu_form_on_cpu_only(monkeypatch):
+    x = jnp.ones(4, jnp.float32)
+    assert "custom_jvp_call" in primitives(jax.make_jaxpr(gelu)(x).jaxpr)
+    with jax.enable_x64(True):  # other dtypes: erf
+        float64 = primitives(jax.make_jaxpr(gelu)(np.ones(4)).jaxpr)
+    assert "erf" in float64 and "custom_jvp_call" not in float64
+    monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
+    elsewhere = primitives(jax.make_jaxpr(lambda v: gelu(v))(x).jaxpr)  # a fresh trace
+    assert "erf" in elsewhere and "custom_jvp_call" not in elsewhere

@@ -5,6 +5,7 @@ import pytest
 
 from opjax.models.layers import SpectralConv
 from opjax.models.layers.spectral_conv import kept_frequencies
+from tests.jaxprs import primitives
 
 
 def _params(conv, x, seed=0):
@@ -109,7 +110,7 @@ def test_resolution_invariant_on_band_limited_input():
         ("fft", (2, 12, 10, 2), (4, 6)),
     ],
 )
-def test_gradient_matches_finite_differences(method, shape, n_modes):
+def test_gradient_and_forward_mode_match_finite_differences(method, shape, n_modes):
     with jax.enable_x64(True):
         x = jnp.asarray(np.random.default_rng(1).normal(size=shape))
         conv = SpectralConv(2, n_modes, method)
@@ -137,6 +138,23 @@ def test_gradient_matches_finite_differences(method, shape, n_modes):
         analytic = float(jnp.sum(g_params["params"]["weight_im"] * direction))
         np.testing.assert_allclose(analytic, float(fd), rtol=1e-6, atol=1e-5)
 
+        # Forward mode along the parameters and the input together: the same number as
+        # the gradient's, and as the central difference.
+        dparams = jax.tree.map(lambda a: jnp.asarray(rng.normal(size=a.shape)), params)
+        dx = jnp.asarray(rng.normal(size=x.shape))
+        tangent = jax.jit(lambda p, x, dp, dx: jax.jvp(loss, (p, x), (dp, dx))[1])(
+            params, x, dparams, dx
+        )
+        reverse = sum(
+            float(jnp.vdot(g, d))
+            for g, d in zip(jax.tree.leaves((g_params, g_x)), jax.tree.leaves((dparams, dx)))
+        )
+        step = jax.tree.map(lambda a, d: a + eps * d, (params, x), (dparams, dx))
+        back = jax.tree.map(lambda a, d: a - eps * d, (params, x), (dparams, dx))
+        fd = (loss(*step) - loss(*back)) / (2 * eps)
+        np.testing.assert_allclose(float(tangent), reverse, rtol=1e-10)
+        np.testing.assert_allclose(float(tangent), float(fd), rtol=1e-6, atol=1e-5)
+
 
 def test_wrong_rank_is_a_clear_error():
     conv = SpectralConv(2, (4, 4))
@@ -162,3 +180,16 @@ def test_space_major_layout_is_the_same_map(method, shape, n_modes):
     y = jax.jit(space_major.apply)(params, np.moveaxis(x, 0, rank))
     expected = jax.jit(batch_first.apply)(params, x)
     np.testing.assert_allclose(np.moveaxis(np.asarray(y), rank, 0), expected, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_modes, cpu_path", [((4, 4), "dft"), ((32, 4), "fft")])
+def test_auto_takes_the_fft_off_cpu_and_the_dft_on_cpu_when_it_pays(n_modes, cpu_path, monkeypatch):
+    """``method="auto"``: on CPU the DFT for few modes and the FFT for many (all 32 of a
+    32-point axis: more than ``4 log2(32) = 20``); on any other backend the FFT."""
+    conv = SpectralConv(2, n_modes)
+    x = jnp.zeros((2, 32, 8, 1))
+    params = _params(conv, x)
+    on_cpu = primitives(jax.make_jaxpr(conv.apply)(params, x).jaxpr)
+    assert ("fft" in on_cpu) == (cpu_path == "fft")
+    monkeypatch.setattr(jax, "default_backend", lambda: "tpu")
+    assert "fft" in primitives(jax.make_jaxpr(conv.apply)(params, x).jaxpr)

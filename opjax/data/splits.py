@@ -1,0 +1,134 @@
+"""The samples a training recipe's ``[data]`` table names: its train and test splits.
+
+:func:`generate_data` first generates the dataset that ``data.generate`` names, if any;
+:func:`load_splits` reads the training file and every test file; :func:`read_split` reads
+one file the way the recipe says (field keys, windows, all2all pairs, PDE parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from opjax.data.formats import open_dataset, read_dataset
+from opjax.data.generation import generate, load_dataset_recipe
+from opjax.data.sample import Sample
+from opjax.data.windowing import all_to_all_pairs, k_in_m_out
+from opjax.recipe_tables import RecipeError
+
+
+@dataclasses.dataclass
+class Splits:
+    train: Sample
+    tests: dict[str, Sample]
+
+
+def read_split(
+    data_cfg: dict, path: str, n_samples: int = 0, split: str = "", *, training: bool = False
+) -> Sample:
+    """Read one file with the recipe's format and keys: its first ``n_samples`` samples
+    (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
+    ``data.window.field`` set, the windows of those trajectories instead (``pairs =
+    "k_in_m_out"``), or Poseidon's all2all pairs with their lead times ``t``
+    (``pairs = "all2all"``). ``window.all_offsets`` applies to the ``training`` split only;
+    ``window.params`` names per-trajectory PDE parameters of the file that every pair
+    carries as ``params`` (:func:`read_params`)."""
+    window = data_cfg.get("window", {})
+    if window.get("field"):
+        with open_dataset(path, data_cfg["format"]) as file:
+            field = file.field(window["field"])
+            if split and split not in file.splits:
+                raise RecipeError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
+            indices = file.splits[split] if split else np.arange(field.n_samples)
+            samples = np.asarray(indices[: n_samples or len(indices)])
+            params = read_params(file, window.get("params", ()), samples, path)
+            if window.get("pairs", "k_in_m_out") == "all2all":
+                return all_to_all_pairs(
+                    field,
+                    file.times,
+                    time_scale=window["time_scale"] or file.constants.get("time", 1.0),
+                    time_step=window["time_step"],
+                    max_states=window["max_states"] or None,
+                    samples=samples,
+                    params=params,
+                )
+            return k_in_m_out(
+                field,
+                window["k"],
+                window["m"],
+                stride=window["stride"],
+                time_step=window["time_step"],
+                all_offsets=training and window["all_offsets"],
+                samples=samples,
+                params=params,
+            )
+    return read_dataset(
+        data_cfg["format"],
+        path,
+        x_key=data_cfg["x_key"],
+        y_key=data_cfg["y_key"],
+        n_samples=n_samples or None,
+        split=split or None,
+    )
+
+
+def read_params(file, names, samples: np.ndarray, path: str = "") -> np.ndarray | None:
+    """``[len(samples), len(names)]`` float32: the named per-sample PDE parameters of an open
+    file (a file-wide scalar is repeated), or None when no names are given.
+
+    Raises:
+        RecipeError: naming the parameter the file lacks, and those it has.
+    """
+    if not names:
+        return None
+    columns = []
+    for name in names:
+        if name not in file.params:
+            raise RecipeError(
+                f"{path}: data.window.params names {name!r}, but the file's parameters are "
+                f"{sorted(file.params) or 'none'}"
+            )
+        value = np.asarray(file.params[name])
+        columns.append(np.broadcast_to(value, (file.n_samples,)) if value.ndim == 0 else value)
+    return np.stack(columns, axis=-1)[samples].astype(np.float32)
+
+
+def generate_data(data_cfg: dict, *, progress: bool = False) -> None:
+    """Generate (or reuse) the dataset ``data.generate`` names; point the recipe at it.
+
+    The dataset recipe's ``train`` split becomes ``data.train`` and its other splits the
+    test sets, unless the training recipe names its own; the format becomes ``opjax_h5``.
+    """
+    if not data_cfg["generate"]:
+        return
+    files = generate(load_dataset_recipe(data_cfg["generate"]), progress=progress)
+    if "train" not in files:
+        raise RecipeError(f"{data_cfg['generate']}: the dataset recipe has no 'train' split")
+    data_cfg["format"] = "opjax_h5"
+    data_cfg["train"] = data_cfg["train"] or str(files.pop("train"))
+    data_cfg["test"] = data_cfg["test"] or {
+        name: str(path) for name, path in files.items() if name != "train"
+    }
+
+
+def load_splits(data_cfg: dict) -> Splits:
+    if not data_cfg["train"]:
+        raise RecipeError("data.train is not set: name the training file")
+    if not data_cfg["test"]:
+        raise RecipeError("data.test is empty: name at least one test file")
+    train = read_split(
+        data_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"], training=True
+    )
+    tests = {
+        name: read_split(data_cfg, path, data_cfg["n_test"], data_cfg["test_split"])
+        for name, path in data_cfg["test"].items()
+    }
+    channels = (train["x"].shape[-1], train["y"].shape[-1])
+    for name, test in tests.items():
+        if (test["x"].shape[-1], test["y"].shape[-1]) != channels:
+            raise RecipeError(
+                f"test set {name!r} has {test['x'].shape[-1]} input and {test['y'].shape[-1]} "
+                f"output channels; the training set has {channels[0]} and {channels[1]}"
+            )
+    return Splits(train, tests)

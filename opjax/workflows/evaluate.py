@@ -1,0 +1,99 @@
+"""``evaluate_run(run_dir)``: evaluate a run directory on test files and write its report.
+
+For each test file it computes neuraloperator's relative L2 and H1 errors (mean over the
+samples of a file) and the metrics of the benchmark the file comes from (PDEBench, The
+Well, Poseidon: :mod:`opjax.metrics.benchmark`); with ``rollout = N``, also the errors,
+correlations and spectra of N-step rollouts. It writes ``report/metrics.json``,
+``report/metrics.md`` and PNG plots under ``report/``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from opjax.data.formats import detect_format
+from opjax.data.splits import read_split
+from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.evaluation.plots import plot_samples
+from opjax.evaluation.report import markdown_table, plot_rollout
+from opjax.evaluation.rollout_evaluation import evaluate_rollout
+from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
+from opjax.runs.directory import REPORT, atomic_write, read_config
+from opjax.runs.loaded_run import load
+from opjax.sharding import batch_sharding, data_mesh
+
+
+def evaluate_run(
+    run_dir: str,
+    data: dict[str, str] | None = None,
+    checkpoint: str = "latest",
+    batch_size: int = 32,
+    n_plot: int = 4,
+    rollout: int = 0,
+) -> dict[str, dict]:
+    """Errors per test file ``{name: {"l2", "h1", "n", "resolution"}}``; writes the report.
+
+    Args:
+        run_dir: a run directory.
+        data: test files by name (every sample); default: the recipe's ``data.test``
+            (its first ``data.n_test`` samples, as evaluated during training).
+        checkpoint: ``"latest"`` or ``"best"``.
+        rollout: also roll the model out for this many steps from the start of each test
+            trajectory (:mod:`opjax.evaluation.rollout_evaluation`): per-step errors and
+            correlations under ``"rollout"``, and plots of the error and correlation
+            curves, energy spectra and (1D) space-time images.
+    """
+    run = load(run_dir, checkpoint)
+    config = read_config(run_dir)
+    data_cfg = config["data"]
+    files = data or data_cfg["test"]
+    n_samples = None if data else (data_cfg["n_test"] or None)
+    error_fn = make_error_fn(
+        run.model,
+        run.normalizer,
+        run.card.evaluation.h1_periodic,
+        run.card.evaluation.channel_groups,
+    )
+    mesh = data_mesh()
+    sharding = batch_sharding(mesh) if batch_size % mesh.devices.size == 0 else None
+    report_dir = os.path.join(run_dir, REPORT)
+    results = {}
+    for name, path in files.items():
+        if data:  # a file named on the command line: its own format, all of it
+            data_cfg = {**config["data"], "format": detect_format(path), "test_split": ""}
+        sample = read_split(data_cfg, path, n_samples or 0, data_cfg["test_split"])
+        fmt = data_cfg["format"]
+        keep = len(sample["x"]) if fmt in BENCHMARK_FORMATS else n_plot
+        errors, preds = per_sample_errors(
+            error_fn, run.params, sample, batch_size, sharding, keep_predictions=keep
+        )
+        results[name] = {
+            **summarize(errors),
+            "n": len(sample["x"]),
+            "resolution": list(sample["x"].shape[1:-1]),
+            "file": os.path.abspath(path),
+        }
+        n_space = sample["x"].ndim - 2
+        if fmt in BENCHMARK_FORMATS:
+            results[name]["benchmark"] = benchmark_metrics(
+                fmt, preds, sample["y"], n_spatial_dims=n_space
+            )
+        plot_samples(
+            sample["x"][:n_plot],
+            sample["y"][:n_plot],
+            preds[:n_plot],
+            os.path.join(report_dir, f"samples_{name}.png"),
+            title=f"{os.path.basename(run_dir.rstrip('/'))}: {name}",
+        )
+        if rollout:
+            outcome = evaluate_rollout(run, data_cfg, path, rollout, n_samples)
+            results[name]["rollout"] = outcome.summary()
+            if fmt in BENCHMARK_FORMATS:
+                results[name]["rollout"]["benchmark"] = benchmark_metrics(
+                    fmt, outcome.prediction, outcome.truth, n_spatial_dims=n_space
+                )
+            plot_rollout(outcome, report_dir, name)
+    atomic_write(os.path.join(report_dir, "metrics.json"), json.dumps(results, indent=2) + "\n")
+    atomic_write(os.path.join(report_dir, "metrics.md"), markdown_table(results))
+    return results

@@ -1,0 +1,271 @@
+"""``train(recipe)``: a run directory from a training recipe.
+
+``train(recipe)`` prepares the data (generating it first when ``data.generate`` names a
+dataset recipe), builds the model (from the recipe, or from the pretrained weights that
+``[finetune] checkpoint`` names), writes ``config.toml`` and ``model.json``, and trains
+with :func:`opjax.training.loop.fit`, evaluating on each test set. ``train(recipe,
+resume=True)`` continues from the latest complete checkpoint and ends exactly where the
+uninterrupted run would (see :mod:`opjax.training.loop`).
+
+With ``train.ema_decay = d > 0`` the run keeps an exponential moving average of the
+weights (:mod:`opjax.training.step`); it is what evaluation, the ``best`` selection,
+:class:`TrainResult` and ``opjax.load`` use (the model card's ``weights`` says so).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+
+import jax
+from tqdm.auto import tqdm
+
+from opjax.data.normalizers import Normalizers
+from opjax.data.sample import CONDITIONING_KEYWORDS
+from opjax.data.splits import Splits, generate_data, load_splits
+from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.models.registry import build_model, hparam_names, model_hparams
+from opjax.recipe_tables import RecipeError, dump_toml
+from opjax.runs.checkpoints import RunCheckpoints
+from opjax.runs.directory import CHECKPOINTS, CONFIG, MODEL_CARD, atomic_write, truncate_metrics
+from opjax.runs.model_card import (
+    DataSpec,
+    EvaluationSpec,
+    ModelCard,
+    TrainingSpec,
+    read_model_card,
+    write_model_card,
+)
+from opjax.sharding import batch_sharding, check_batch_size, data_mesh, replicated
+from opjax.training.finetune import finetune_hparams, merge_pretrained
+from opjax.training.loop import LoopSettings, fit
+from opjax.training.objectives import one_step_objective, refinement_objective, training_loss
+from opjax.training.optimizers import learning_rate_schedule, make_optimizer
+from opjax.training.state import init_train_state, init_variables
+from opjax.training.step import evaluated_weights, make_train_step
+from opjax.version import __version__
+from opjax.workflows.pretrained import load_pretrained
+
+log = logging.getLogger("opjax.train")
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What a finished :func:`train` returns: the run directory, the number of epochs,
+    the last evaluation ``{test set: {metric: value}}`` and the evaluated variables."""
+
+    run_dir: str
+    epochs_done: int
+    final_metrics: dict[str, dict[str, float]]
+    params: dict
+
+
+def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> TrainResult:
+    """Train the model a resolved recipe describes; see the module docstring."""
+    run_path = Path(recipe["run_dir"])
+    if not resume and (run_path / CONFIG).exists():
+        raise FileExistsError(
+            f"{run_path} already holds a run; continue it with --resume {run_path} "
+            "or choose another run_dir"
+        )
+    tcfg = recipe["train"]
+    if not 0.0 <= tcfg["ema_decay"] < 1.0:
+        raise RecipeError(f"train.ema_decay = {tcfg['ema_decay']}; expected 0 (off) <= value < 1")
+    mesh = data_mesh()
+    check_batch_size(tcfg["batch_size"], mesh)
+    check_batch_size(tcfg["eval_batch_size"], mesh, "train.eval_batch_size")
+
+    generate_data(recipe["data"], progress=progress)
+    splits = load_splits(recipe["data"])
+    if resume and (run_path / MODEL_CARD).exists():
+        normalizers = read_model_card(run_path).normalizers
+    else:
+        normalizers = Normalizers.fit(
+            splits.train, x=recipe["data"]["normalize_x"], y=recipe["data"]["normalize_y"]
+        )
+    model, pretrained, replace = _model(recipe, splits)
+
+    run_path.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_path / CONFIG, dump_toml(recipe))
+    write_model_card(run_path, _model_card(recipe, model, normalizers, splits))
+
+    steps_per_epoch = math.ceil(len(splits.train["x"]) / tcfg["batch_size"])
+    schedule = learning_rate_schedule(recipe["optimizer"], steps_per_epoch, tcfg["epochs"])
+    optimizer = make_optimizer(recipe["optimizer"], schedule)
+    init_key, step_key = jax.random.split(jax.random.PRNGKey(recipe["seed"]))
+    variables = init_variables(model, init_key, splits.train)
+    if pretrained is not None:
+        variables = merge_pretrained(
+            variables, pretrained.variables, replace=replace, source=pretrained.source
+        )
+        new = " (new embedding and recovery)" if replace else ""
+        log.info("starting from %s%s", pretrained.source, new)
+    state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
+
+    checkpoints = RunCheckpoints(str(run_path / CHECKPOINTS))
+    start_epoch, best = 0, None
+    if resume and checkpoints.latest_step() is not None:
+        state, meta = checkpoints.restore("latest", state)
+        start_epoch, best = meta["epoch"] + 1, meta["best"]
+        truncate_metrics(run_path, meta["epoch"])
+        log.info("resuming %s after epoch %d (step %d)", run_path, meta["epoch"], meta["step"])
+    elif resume:
+        truncate_metrics(run_path, -1)
+        log.info("no complete checkpoint in %s; starting from the beginning", run_path)
+
+    groups = tuple(tcfg["channel_groups"])
+    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
+    objective = _objective(tcfg, model, loss)
+    train_step = make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
+    n_train = len(splits.train["x"])
+    bar = None
+    if progress:
+        bar = tqdm(
+            total=tcfg["epochs"] * n_train,
+            initial=start_epoch * n_train,
+            unit="sample",
+            unit_scale=True,
+            dynamic_ncols=True,
+        )
+    try:
+        state, last_eval = fit(
+            train_step,
+            state,
+            jax.device_put(_training_data(splits, normalizers), replicated(mesh)),
+            _loop_settings(recipe, splits, schedule),
+            evaluate=_evaluator(model, normalizers, recipe, splits, mesh),
+            checkpoints=checkpoints,
+            run_dir=run_path,
+            start_epoch=start_epoch,
+            best=best,
+            bar=bar,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        checkpoints.close()
+    weights = jax.device_get(evaluated_weights(state))
+    return TrainResult(str(run_path), tcfg["epochs"], last_eval, weights)
+
+
+def _model(recipe: dict, splits: Splits):
+    """``(model, pretrained, replace)``: the model the recipe (or its ``[finetune]
+    checkpoint``) describes, with the data's channel counts; the pretrained weights (or
+    None) and whether their embedding and recovery are replaced."""
+    in_channels, out_channels = splits.train["x"].shape[-1], splits.train["y"].shape[-1]
+    if not recipe["finetune"]["checkpoint"]:
+        name = recipe["model"]["name"]
+        hparams = dict(recipe["model"]["hparams"])
+        for key, found in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if key not in hparam_names(name):
+                continue
+            given = hparams.setdefault(key, found)
+            if given != found:
+                raise RecipeError(
+                    f"model.hparams.{key} = {given}, but the data has {found} "
+                    f"{'input' if key == 'in_channels' else 'output'} channels"
+                )
+        return build_model(name, hparams), None, False
+    pretrained = load_pretrained(recipe["finetune"]["checkpoint"])
+    recipe["model"]["name"] = pretrained.model
+    hparams, replace = finetune_hparams(
+        pretrained,
+        recipe["model"]["hparams"],
+        in_channels,
+        out_channels,
+        recipe["finetune"]["replace_embedding_recovery"],
+    )
+    return build_model(pretrained.model, hparams), pretrained, replace
+
+
+def _model_card(recipe: dict, model, normalizers: Normalizers, splits: Splits) -> ModelCard:
+    data, tcfg = recipe["data"], recipe["train"]
+    groups = tuple(tcfg["channel_groups"])
+    return ModelCard(
+        model=recipe["model"]["name"],
+        hparams=model_hparams(model),
+        normalizers=normalizers,
+        sample_shapes={k: tuple(v.shape[1:]) for k, v in splits.train.items()},
+        weights="ema" if tcfg["ema_decay"] else "params",
+        evaluation=EvaluationSpec(
+            h1_periodic=tcfg["h1_periodic"],
+            channel_groups=groups if tcfg["loss"] == "relative_l1" else None,
+        ),
+        data=DataSpec(
+            format=data["format"],
+            x_key=data["x_key"],
+            y_key=data["y_key"],
+            window=data["window"],
+            tests={name: tuple(s["x"].shape[1:-1]) for name, s in splits.tests.items()},
+        ),
+        training=TrainingSpec(
+            loss=tcfg["loss"],
+            objective=tcfg["objective"],
+            ema_decay=tcfg["ema_decay"],
+            finetuned_from=recipe["finetune"]["checkpoint"] or None,
+        ),
+        source=None,
+        opjax_version=__version__,
+    )
+
+
+def _objective(tcfg: dict, model, loss):
+    if tcfg["objective"] == "one_step":
+        return one_step_objective(model, loss)
+    if tcfg["loss"] != "mse":
+        raise RecipeError(
+            f"train.objective = 'refinement' trains with PDE-Refiner's MSE at every step; "
+            f"set train.loss = 'mse' (got {tcfg['loss']!r})"
+        )
+    try:
+        return refinement_objective(model)
+    except TypeError as error:
+        raise RecipeError(f"train.objective = 'refinement': {error}") from None
+
+
+def _training_data(splits: Splits, normalizers: Normalizers) -> dict:
+    """The training Sample, normalised (it lives on the devices, whole)."""
+    train = splits.train
+    data = {"x": normalizers.encode_input(train["x"]), "y": normalizers.encode_target(train["y"])}
+    data.update({key: train[key] for key in CONDITIONING_KEYWORDS if key in train})
+    return data
+
+
+def _loop_settings(recipe: dict, splits: Splits, schedule) -> LoopSettings:
+    """The recipe's loop schedule; ``best`` is chosen on the first test set by the training
+    loss, or by the relative L2 for ``"mse"`` (which the evaluation does not report)."""
+    tcfg = recipe["train"]
+    metric = "l2" if tcfg["loss"] == "mse" else tcfg["loss"]
+    return LoopSettings(
+        epochs=tcfg["epochs"],
+        batch_size=tcfg["batch_size"],
+        shuffle=tcfg["shuffle"],
+        eval_every=tcfg["eval_every"],
+        checkpoint_every=tcfg["checkpoint_every"],
+        seed=recipe["seed"],
+        loss=tcfg["loss"],
+        selection=f"test/{next(iter(splits.tests))}/{metric}",
+        learning_rate=schedule,
+    )
+
+
+def _evaluator(model, normalizers: Normalizers, recipe: dict, splits: Splits, mesh):
+    """``variables -> {test set: summary}``: each test set's errors, as the report gives."""
+    tcfg = recipe["train"]
+    groups = tuple(tcfg["channel_groups"])
+    error_fn = make_error_fn(
+        model, normalizers, tcfg["h1_periodic"], groups if tcfg["loss"] == "relative_l1" else None
+    )
+    sharding = batch_sharding(mesh)
+
+    def evaluate(variables: dict) -> dict:
+        return {
+            name: summarize(
+                per_sample_errors(error_fn, variables, test, tcfg["eval_batch_size"], sharding)[0]
+            )
+            for name, test in splits.tests.items()
+        }
+
+    return evaluate
