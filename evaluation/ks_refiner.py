@@ -45,13 +45,14 @@ from opjax.metrics.correlation import (  # noqa: E402
 from opjax.metrics.uncertainty import sample_correlation, sample_std  # noqa: E402
 from opjax.runs import directory as rd  # noqa: E402
 from opjax.runs import load  # noqa: E402
+from opjax.training.recipe import load_recipe  # noqa: E402
 
 PAPER_SECONDS = {"U-Net (MSE)": 75.0, "PDE-Refiner": 98.0}  # Lippe et al. 2023, KS, approx.
 
 
 def test_trajectories(run_dir: str, test_name: str):
     """``(x [n, x, c], truth [n, steps, x, c], model dt)``: every test trajectory, all of it."""
-    data_cfg = rd.read_config(run_dir)["data"]
+    data_cfg = load_recipe(os.path.join(run_dir, rd.CONFIG))["data"]
     path = data_cfg["test"][test_name]
     with open_dataset(path, data_cfg["format"]) as file:
         name, k, time_step = rollout_spec(data_cfg, file)

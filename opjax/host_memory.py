@@ -2,23 +2,20 @@
 
 XLA's CPU runtime allocates its buffers afresh for every call of a compiled function.
 glibc serves large requests with ``mmap`` and returns them with ``munmap``, so every
-training step faults in its working set page by page again. On virtual machines, where
-a page fault is expensive, that costs more than the arithmetic: measured on the 2-core
-machines this project runs on, the 2D FNO train step of ``train/fno_darcy16.toml`` took
-33-43 ms with glibc's defaults and 19 ms with ``mmap`` disabled and trimming off.
-
-Those two settings hold for glibc's main heap only. XLA's worker threads allocate from
-glibc's per-thread arenas, which are separate ``mmap``-ed heaps that glibc shrinks (and so
-faults in again) regardless. So the function also restricts glibc to the one main arena:
-on the 64x64 FNO train step of ``evaluation/speed/fno_vs_neuralop.py`` that took the page
-faults from about 95,000 to a few dozen per step (24 measured), and the gradient
-computation from 335 ms to 150-195 ms.
-glibc assigns a thread its arena at the thread's first allocation, so this must run
-before JAX starts its thread pools, that is before the first computation.
+training step faults in its working set page by page again; on virtual machines, where a
+page fault is expensive, that can cost more than the arithmetic. Disabling ``mmap`` and
+heap trimming keeps the memory in glibc's main heap. XLA's worker threads allocate from
+glibc's per-thread arenas, separate ``mmap``-ed heaps that glibc shrinks regardless, so the
+function also restricts glibc to the one main arena. glibc assigns a thread its arena at
+the thread's first allocation, so this must run before JAX starts its thread pools, that
+is before the first computation: ``import opjax`` calls it (see :mod:`opjax`). The effect
+on the FNO's train step and inference is measured in
+``evaluation/speed/fno_vs_neuralop.md``.
 
 :func:`retain_freed_memory` makes those changes with ``mallopt`` (glibc only; elsewhere,
-or with ``OPJAX_RETAIN_FREED_MEMORY=0``, it does nothing). The process keeps its peak
-host memory until it exits, which is what a training or evaluation run wants.
+or with ``OPJAX_RETAIN_FREED_MEMORY=0`` in the environment, it does nothing). The process
+keeps its peak host memory until it exits, which is what a training or evaluation run
+wants.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import jax
@@ -10,9 +11,26 @@ import pytest
 
 jax.config.update("jax_numpy_rank_promotion", "raise")
 
+# XLA programs are cached on disk, keyed by the program, the compile options and the jax
+# version: a program that several tests, pytest-xdist workers or CLI subprocesses compile
+# (the same model and step in different runs) compiles once. Compiling dominates the suite.
+XLA_CACHE = Path(tempfile.gettempdir()) / f"opjax-tests-xla-cache-{os.getuid()}"
+os.environ["JAX_COMPILATION_CACHE_DIR"] = str(XLA_CACHE)  # for the subprocesses too
+os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
+jax.config.update("jax_compilation_cache_dir", str(XLA_CACHE))
+jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures"
 NEURALOP_DATA = Path(os.environ.get("OPJAX_SHARED", REPO.parent / "shared")) / "data" / "neuralop"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_working_directory(tmp_path, monkeypatch):
+    """Every test runs in an empty directory of its own, so that none depends on what the
+    checkout's working directory holds (the main job's ``runs/`` and ``data/``, say) or
+    leaves anything there."""
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture(scope="session")

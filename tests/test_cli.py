@@ -91,8 +91,7 @@ def test_the_builtin_recipes_resolve():
 
 
 @pytest.mark.slow
-def test_train_without_a_recipe_generates_data_and_reports(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
+def test_train_without_a_recipe_generates_data_and_reports(tmp_path, capsys):
     (tmp_path / "tiny.toml").write_text(TINY_BURGERS)
     overrides = [
         "data.generate='tiny.toml'",

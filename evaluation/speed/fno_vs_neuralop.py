@@ -28,8 +28,21 @@ schedules:
 The table gives medians and the ratio neuraloperator / opjax (above 1: opjax is faster).
 Both hold their parameters in their own memory (``jax.device_put``), and the table also
 gives XLA's count of the floating-point operations of each opjax program and the rate
-that implies. Both run in this one process, one at a time, after ``opjax.host_memory``'s
-malloc tuning (which therefore applies to both).
+that implies. Both run in this one process, one at a time, after ``import opjax`` has set
+its malloc tuning (``opjax.host_memory``), which therefore applies to both.
+
+A second table times the train step as a user gets it, each in a fresh process of its own
+(``--worker``), the processes alternating for ``ROUNDS`` rounds:
+
+* ``user loop``: the README's quickstart loop, a user's own ``jax.jit``-ted optax AdamW
+  step over ``opjax.models.FNO`` with the relative L2 loss, with no opjax set-up call;
+* ``opjax train``: the step ``opjax train`` runs (:func:`opjax.training.make_train_step`
+  over the one-step objective, AdamW from the recipe's ``[optimizer]``, donated state, the
+  batch gathered from the training set on the device);
+* ``user loop, OPJAX_RETAIN_FREED_MEMORY=0``: the user loop with glibc's malloc defaults.
+
+Both workers use the same random weights (``PRNGKey(0)``) and the same ``[16, 64, 64, 1]``
+batch.
 """
 
 from __future__ import annotations
@@ -46,6 +59,12 @@ import numpy as np
 BATCH, SIZE, MODES, WIDTH = 16, 64, 16, 32
 SETTLE_S = 0.05
 BLOCK = 5
+ROUNDS = 3
+WORKERS = {
+    "user loop": ("user-loop", {}),
+    "opjax train": ("opjax-train", {}),
+    "user loop, OPJAX_RETAIN_FREED_MEMORY=0": ("user-loop", {"OPJAX_RETAIN_FREED_MEMORY": "0"}),
+}
 
 
 def build_torch():
@@ -186,22 +205,133 @@ def measure_interleaved(fns, repeats: int) -> dict:
     )
 
 
+def _worker_batch():
+    import jax
+
+    x = jax.random.normal(jax.random.PRNGKey(1), (BATCH, SIZE, SIZE, 1))
+    y = jax.random.normal(jax.random.PRNGKey(2), (BATCH, SIZE, SIZE, 1))
+    return x, y
+
+
+def user_loop_step():
+    """The README's quickstart loop at the benchmark's size: ``() -> loss``."""
+    import jax
+    import optax
+
+    from opjax.metrics import relative_lp
+    from opjax.models import FNO
+
+    model = FNO(n_modes=(MODES, MODES), in_channels=1, out_channels=1, hidden_channels=WIDTH)
+    x, y = _worker_batch()
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), x)
+    optimizer = optax.adamw(1e-3, weight_decay=1e-4)
+
+    @jax.jit
+    def step(params, opt_state, x, y):
+        loss_fn = lambda p: relative_lp(model.apply(p, x), y).mean()  # noqa: E731
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        return optax.apply_updates(params, updates), opt_state, loss
+
+    state = {"params": params, "opt": optimizer.init(params)}
+
+    def run():
+        state["params"], state["opt"], loss = step(state["params"], state["opt"], x, y)
+        return loss.block_until_ready()
+
+    return run
+
+
+def opjax_train_step():
+    """The step ``opjax train`` runs, built by the same functions: ``() -> loss``."""
+    import jax
+    import numpy as np
+
+    from opjax.models import FNO
+    from opjax.sharding import data_mesh, replicated
+    from opjax.training import (
+        init_train_state,
+        init_variables,
+        learning_rate_schedule,
+        load_recipe,
+        make_optimizer,
+        make_train_step,
+        one_step_objective,
+        training_loss,
+    )
+
+    model = FNO(n_modes=(MODES, MODES), in_channels=1, out_channels=1, hidden_channels=WIDTH)
+    x, y = _worker_batch()
+    recipe = load_recipe(None, ["optimizer.schedule='constant'", "run_dir='unused'"])
+    optimizer = make_optimizer(
+        recipe["optimizer"], learning_rate_schedule(recipe["optimizer"], 1, 1)
+    )
+    mesh = data_mesh()
+    variables = init_variables(model, jax.random.PRNGKey(0), {"x": x, "y": y})
+    objective = one_step_objective(model, training_loss("l2", True, None))
+    step = make_train_step(objective, optimizer, jax.random.PRNGKey(3), mesh)
+    data = jax.device_put({"x": x, "y": y}, replicated(mesh))
+    idx, weight = np.arange(BATCH), np.ones(BATCH, np.float32)
+    state = {"train": init_train_state(variables, optimizer, mesh)}
+
+    def run():
+        state["train"], loss = step(state["train"], data, idx, weight)
+        return loss.block_until_ready()
+
+    return run
+
+
+def worker(kind: str, repeats: int) -> None:
+    """Print the median seconds of ``repeats`` back-to-back steps, after warm-up."""
+    import json
+
+    run = {"user-loop": user_loop_step, "opjax-train": opjax_train_step}[kind]()
+    for _ in range(3):
+        run()
+    times = [timed(run)[0] for _ in range(repeats)]
+    print(json.dumps({"median_s": statistics.median(times)}))
+
+
+def measure_workers(repeats: int) -> dict[str, list[float]]:
+    """Median step seconds of each ``WORKERS`` case, one fresh process per case and
+    round, the cases alternating (their order reversed every other round)."""
+    import json
+    import subprocess
+    import sys
+
+    medians = {label: [] for label in WORKERS}
+    for round_ in range(ROUNDS):
+        order = list(WORKERS.items())
+        for label, (kind, env) in order if round_ % 2 == 0 else order[::-1]:
+            out = subprocess.run(
+                [sys.executable, __file__, "--worker", kind, "--repeats", str(repeats)],
+                capture_output=True,
+                text=True,
+                check=True,
+                env={**os.environ, **env},
+            )
+            medians[label].append(json.loads(out.stdout.strip().splitlines()[-1])["median_s"])
+    return medians
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument(
         "--out", default=os.path.join(os.path.dirname(__file__), "fno_vs_neuralop.md")
     )
+    parser.add_argument("--worker", choices=("user-loop", "opjax-train"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.repeats)
+        return
 
     import jax
     import neuralop
     import torch
 
     from opjax.evaluation.machine import cpu_name
-    from opjax.host_memory import retain_freed_memory
 
-    retain_freed_memory()
     torch_model, xt, yt, torch_infer, torch_train = build_torch()
     params, apply, xj, jax_infer, jax_train, flops = build_jax(torch_model, xt, yt)
     reference = torch_infer().numpy().transpose(0, 2, 3, 1)
@@ -219,6 +349,7 @@ def main() -> None:
         blocks = measure_in_blocks(fns, args.repeats)
         interleaved = measure_interleaved(fns, args.repeats)
         rows.append((label, blocks, interleaved))
+    blocks_train = rows[-1][1]
 
     lines = [
         "# FNO in opjax and in neuraloperator: train step and inference",
@@ -249,6 +380,26 @@ def main() -> None:
             f"| {1e3 * ours_cold:.1f}, {1e3 * theirs_cold:.1f}, {theirs_cold / ours_cold:.2f}x "
             f"| {flops[label] / 1e9:.2f} | {flops[label] / 1e9 / ours:.0f} "
             f"| {our_faults:.0f}, {their_faults:.0f} |"
+        )
+    workers = measure_workers(args.repeats)
+    ours = statistics.median(workers["opjax train"])
+    theirs = blocks_train["neuraloperator"][0]
+    lines += [
+        "",
+        f"The train step as a user gets it: one fresh process per case and round, {ROUNDS} "
+        f"rounds alternating, each the median of {args.repeats} back-to-back steps after "
+        "warm-up (see the script's docstring). Ratio: the case's time / `opjax train`'s; "
+        "neuraloperator's train step from the table above.",
+        "",
+        "| case | step (ms), median of rounds | rounds (ms) | / opjax train | "
+        "neuraloperator / case |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for label, medians in workers.items():
+        median = statistics.median(medians)
+        lines.append(
+            f"| {label} | {1e3 * median:.1f} | {', '.join(f'{1e3 * m:.1f}' for m in medians)} "
+            f"| {median / ours:.2f} | {theirs / median:.2f}x |"
         )
     table = "\n".join(lines) + "\n"
     print(table)

@@ -1,16 +1,9 @@
 """neuraloperator FNO/TFNO checkpoints -> opjax ``FNO`` models and parameters.
 
-neuraloperator's ``model.save_checkpoint(folder, name)`` writes two ``torch.save`` files:
-
-* ``{name}_state_dict.pt``: the tensors (plus ``_metadata``, a copy of the kwargs);
-* ``{name}_metadata.pkl``: the constructor kwargs, with ``_name`` (``"FNO"``/``"TFNO"``),
-  ``_version`` and ``args`` (positional arguments).
-
-Both are read without PyTorch and without running pickled code: the unpickler resolves
-the tensor-rebuild names of :mod:`opjax.data.formats.torch_archive`, ``torch.Size`` (as a
-tuple) and, as inert names that are never called, the activation functions and
-``SpectralConv`` class neuraloperator stores in the kwargs. Any other global is refused
-with :class:`~opjax.data.formats.torch_archive.UnsafePickleError` naming it.
+The checkpoint (``save_checkpoint``'s ``{name}_state_dict.pt`` and ``{name}_metadata.pkl``)
+is read without PyTorch and without running pickled code by
+:mod:`opjax.data.formats.neuralop_checkpoint`; this module maps its constructor kwargs onto
+opjax ``FNO`` hyperparameters and its state dict onto ``FNO`` parameters.
 
 Layouts: neuraloperator is channels-first with pointwise ``Conv1d`` weights
 ``[out, in, 1]``; opjax is channels-last with kernels ``[in, out]``. Dense spectral
@@ -35,203 +28,30 @@ numbers); empty ``decomposition_kwargs``; ``separable``; ``preactivation``;
 
 from __future__ import annotations
 
-import io
 import logging
 import os
-import pickle
 import re
-import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from opjax.convert.converted_run import ensure_free, write_converted_run
-from opjax.data.errors import DataFormatError
-from opjax.data.formats.torch_archive import (
-    _ALLOWED_GLOBALS,
-    UnsafePickleError,
-    _ArchiveUnpickler,
+from opjax.data.formats.neuralop_checkpoint import (
+    GELU,
+    SPECTRAL_CONV,
+    NeuralopCheckpoint,
+    read_checkpoint,
 )
 from opjax.models.fno import FNO
 from opjax.models.layers.factorized_weights import canonical_factorization
 
 logger = logging.getLogger(__name__)
 
-STATE_DICT_SUFFIX = "_state_dict.pt"
-METADATA_SUFFIX = "_metadata.pkl"
 SUPPORTED_CLASSES = ("FNO", "TFNO")
-
-
-# ---------------------------------------------------------------------------------------
-# Reading the pickles
-# ---------------------------------------------------------------------------------------
-
-
-class GlobalName(NamedTuple):
-    """A global named in a pickle, kept as its name; never called (calling it fails)."""
-
-    module: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{self.module}.{self.name}"
-
-
-_GELU = (GlobalName("torch._C._nn", "gelu"), GlobalName("torch.nn.functional", "gelu"))
-_SPECTRAL_CONV = GlobalName("neuralop.layers.spectral_convolution", "SpectralConv")
-_NAMED_GLOBALS = [
-    *_GELU,
-    _SPECTRAL_CONV,
-    *(
-        GlobalName(module, name)
-        for module in ("torch.nn.functional", "torch._C._nn", "torch")
-        for name in ("relu", "silu", "tanh", "sigmoid", "elu", "leaky_relu", "softplus", "mish")
-    ),
-]
-_METADATA_GLOBALS: dict[tuple[str, str], Any] = {
-    **_ALLOWED_GLOBALS,
-    ("torch", "Size"): tuple,
-    **{(g.module, g.name): g for g in _NAMED_GLOBALS},
-}
-
-
-def _refuse(path: str, module: str, name: str):
-    raise UnsafePickleError(
-        f"{path}: the pickle asks for the global {module}.{name}, which is not a tensor, a "
-        "plain value or one of the names neuraloperator stores in its kwargs; refusing to "
-        "load it (nothing in the file was run)"
-    )
-
-
-class _ArchiveMetadataUnpickler(_ArchiveUnpickler):
-    def find_class(self, module: str, name: str):
-        try:
-            return _METADATA_GLOBALS[(module, name)]
-        except KeyError:
-            _refuse(self._path, module, name)
-
-
-class _PlainMetadataUnpickler(pickle.Unpickler):
-    def __init__(self, data: bytes, path: str):
-        super().__init__(io.BytesIO(data))
-        self._path = path
-
-    def find_class(self, module: str, name: str):
-        if (module, name) in _ALLOWED_GLOBALS or (module, name) not in _METADATA_GLOBALS:
-            _refuse(self._path, module, name)
-        return _METADATA_GLOBALS[(module, name)]
-
-    def persistent_load(self, pid):
-        raise DataFormatError(f"{self._path}: a plain pickle with a persistent id {pid!r}")
-
-
-def load_neuralop_pickle(path: str | os.PathLike) -> Any:
-    """Load a ``torch.save`` archive (or a plain pickle) written by neuraloperator.
-
-    Tensors become numpy arrays; the globals listed in the module docstring become inert
-    :class:`GlobalName` values.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        UnsafePickleError: the pickle names any other global (the message names it).
-        DataFormatError: the file is corrupt or not a pickle.
-    """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such file")
-    try:
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-                if len(pickles) != 1:
-                    raise DataFormatError(
-                        f"{path}: not a torch.save archive (expected one '<name>/data.pkl', "
-                        f"found {len(pickles)})"
-                    )
-                prefix = pickles[0][: -len("/data.pkl")]
-                unpickler = _ArchiveMetadataUnpickler(
-                    archive.read(pickles[0]), archive, prefix, path
-                )
-                return unpickler.load()
-        with open(path, "rb") as f:
-            return _PlainMetadataUnpickler(f.read(), path).load()
-    except DataFormatError:
-        raise
-    except (
-        zipfile.BadZipFile,
-        EOFError,
-        pickle.UnpicklingError,
-        AttributeError,
-        IndexError,
-        KeyError,
-        TypeError,
-        ValueError,
-    ) as err:
-        raise DataFormatError(f"{path}: corrupt or unsupported pickle ({err!r})") from err
-
-
-class NeuralopCheckpoint(NamedTuple):
-    """A neuraloperator checkpoint as read from disk."""
-
-    name: str
-    state_path: Path
-    metadata_path: Path
-    metadata: dict
-    state: dict
-
-
-def find_checkpoint(path_or_dir: str | os.PathLike, name: str | None = None) -> tuple[Path, str]:
-    """The folder and save name of a checkpoint given its folder (and name) or either file."""
-    path = Path(path_or_dir)
-    if path.is_file():
-        for suffix in (STATE_DICT_SUFFIX, METADATA_SUFFIX):
-            if path.name.endswith(suffix):
-                return path.parent, path.name[: -len(suffix)]
-        raise FileNotFoundError(
-            f"{path} is neither a '*{STATE_DICT_SUFFIX}' nor a '*{METADATA_SUFFIX}' file"
-        )
-    if not path.is_dir():
-        raise FileNotFoundError(f"{path}: no such checkpoint file or folder")
-    if name is not None:
-        return path, name
-    states = {p.name[: -len(STATE_DICT_SUFFIX)] for p in path.glob(f"*{STATE_DICT_SUFFIX}")}
-    metas = {p.name[: -len(METADATA_SUFFIX)] for p in path.glob(f"*{METADATA_SUFFIX}")}
-    names = sorted(states & metas)
-    if not names:
-        raise FileNotFoundError(
-            f"{path} holds no neuraloperator checkpoint (a pair NAME{STATE_DICT_SUFFIX}, "
-            f"NAME{METADATA_SUFFIX} as written by model.save_checkpoint)"
-        )
-    if len(names) > 1:
-        raise ValueError(f"{path} holds several checkpoints {names}; choose one with name=")
-    return path, names[0]
-
-
-def read_checkpoint(path_or_dir: str | os.PathLike, name: str | None = None) -> NeuralopCheckpoint:
-    """Read the metadata and the state dict of a checkpoint (see :func:`find_checkpoint`)."""
-    folder, name = find_checkpoint(path_or_dir, name)
-    state_path = folder / f"{name}{STATE_DICT_SUFFIX}"
-    metadata_path = folder / f"{name}{METADATA_SUFFIX}"
-    for p in (state_path, metadata_path):
-        if not p.is_file():
-            raise FileNotFoundError(f"{p}: missing (checkpoint {name!r} in {folder})")
-    metadata = load_neuralop_pickle(metadata_path)
-    if not isinstance(metadata, dict):
-        raise DataFormatError(
-            f"{metadata_path}: expected a dict of constructor kwargs, got {type(metadata)}"
-        )
-    state = load_neuralop_pickle(state_path)
-    if not isinstance(state, Mapping):
-        raise DataFormatError(f"{state_path}: expected a state dict, got {type(state)}")
-    state = {k: v for k, v in state.items() if k != "_metadata"}
-    for key, value in state.items():
-        if not isinstance(value, np.ndarray):
-            raise DataFormatError(f"{state_path}: entry {key!r} is not a tensor")
-    return NeuralopCheckpoint(name, state_path, metadata_path, metadata, state)
 
 
 # ---------------------------------------------------------------------------------------
@@ -249,7 +69,7 @@ FNO_SIGNATURE: dict[str, Any] = {
     "lifting_channel_ratio": 2,
     "projection_channel_ratio": 2,
     "positional_embedding": "grid",
-    "non_linearity": _GELU[0],
+    "non_linearity": GELU[0],
     "norm": None,
     "complex_data": False,
     "use_channel_mlp": True,
@@ -269,7 +89,7 @@ FNO_SIGNATURE: dict[str, Any] = {
     "decomposition_kwargs": None,
     "separable": False,
     "preactivation": False,
-    "conv_module": _SPECTRAL_CONV,
+    "conv_module": SPECTRAL_CONV,
 }
 _CLASS_DEFAULTS = {"FNO": {}, "TFNO": {"factorization": "Tucker", "rank": 0.1}}
 _META_KEYS = ("_name", "_version", "args")
@@ -349,7 +169,7 @@ def fno_hparams_from_neuralop(kwargs: Mapping) -> dict:
     if embedding not in ("grid", None):
         raise _unsupported("positional_embedding", embedding, "'grid' or None")
     hp["grid_embedding"] = embedding == "grid"
-    if kw["non_linearity"] not in _GELU:
+    if kw["non_linearity"] not in GELU:
         raise _unsupported(
             "non_linearity", str(kw["non_linearity"]), "GELU (torch.nn.functional.gelu)"
         )
@@ -401,8 +221,8 @@ def fno_hparams_from_neuralop(kwargs: Mapping) -> dict:
         raise _unsupported("implementation", kw["implementation"], "'factorized'/'reconstructed'")
     if kw["decomposition_kwargs"]:
         raise _unsupported("decomposition_kwargs", kw["decomposition_kwargs"], "None or {}")
-    if kw["conv_module"] != _SPECTRAL_CONV:
-        raise _unsupported("conv_module", str(kw["conv_module"]), str(_SPECTRAL_CONV))
+    if kw["conv_module"] != SPECTRAL_CONV:
+        raise _unsupported("conv_module", str(kw["conv_module"]), str(SPECTRAL_CONV))
     return hp
 
 

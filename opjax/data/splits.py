@@ -27,23 +27,24 @@ class Splits:
 def read_split(
     data_cfg: dict, path: str, n_samples: int = 0, split: str = "", *, training: bool = False
 ) -> Sample:
-    """Read one file with the recipe's format and keys: its first ``n_samples`` samples
+    """Read one file with the recipe's format and keys (``data_cfg``: a resolved recipe's
+    ``[data]`` table): its first ``n_samples`` samples
     (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
     ``data.window.field`` set, the windows of those trajectories instead (``pairs =
     "k_in_m_out"``), or Poseidon's all2all pairs with their lead times ``t``
     (``pairs = "all2all"``). ``window.all_offsets`` applies to the ``training`` split only;
     ``window.params`` names per-trajectory PDE parameters of the file that every pair
     carries as ``params`` (:func:`read_params`)."""
-    window = data_cfg.get("window", {})
-    if window.get("field"):
+    window = data_cfg["window"]
+    if window["field"]:
         with open_dataset(path, data_cfg["format"]) as file:
             field = file.field(window["field"])
             if split and split not in file.splits:
                 raise RecipeError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
             indices = file.splits[split] if split else np.arange(field.n_samples)
             samples = np.asarray(indices[: n_samples or len(indices)])
-            params = read_params(file, window.get("params", ()), samples, path)
-            if window.get("pairs", "k_in_m_out") == "all2all":
+            params = read_params(file, window["params"], samples, path)
+            if window["pairs"] == "all2all":
                 return all_to_all_pairs(
                     field,
                     file.times,

@@ -5,7 +5,7 @@ subsampling as in training: ``data.window``, or for ``x_key = "u[i]"``, ``y_key 
 one state and a model step of ``j - i`` saved states) and runs ``n_steps`` model steps.
 Per step it reports, averaged over the trajectories, the relative L2 error
 ``||pred_t - true_t||_2 / ||true_t||_2`` (over space and channels) and PDE-Refiner's
-Pearson correlation, and the high-correlation times (:mod:`.correlation_metrics`).
+Pearson correlation, and the high-correlation times (:mod:`opjax.metrics.correlation`).
 A model trained on all2all pairs (time-conditioned, e.g. scOT) steps one saved interval
 (``data.window.time_step`` states) per call, its lead time in the recipe's time units.
 A model conditioned on PDE parameters (``data.window.params``) gets each trajectory's.
@@ -54,9 +54,10 @@ class RolloutResult:
 
 
 def rollout_spec(data_cfg: dict, file: FieldFile) -> tuple[str, int, int]:
-    """``(field, k, time_step)`` of the recipe's one-step map (see the module docstring)."""
-    window = data_cfg.get("window") or {}
-    if window.get("field"):
+    """``(field, k, time_step)`` of the recipe's one-step map (see the module docstring);
+    ``data_cfg`` is a resolved recipe's ``[data]`` table."""
+    window = data_cfg["window"]
+    if window["field"]:
         return window["field"], window["k"], window["time_step"]
     x_name, x_time = parse_field_key(data_cfg["x_key"])
     y_name, y_time = parse_field_key(data_cfg["y_key"])
@@ -81,22 +82,20 @@ def evaluate_rollout(
     with open_dataset(path, data_cfg["format"]) as file:
         name, k, time_step = rollout_spec(data_cfg, file)
         field = file.field(name)
-        split = data_cfg.get("test_split", "")
+        split, window = data_cfg["test_split"], data_cfg["window"]
         if split and split not in file.splits:
             raise DataFormatError(f"{path}: no split {split!r} (splits: {sorted(file.splits)})")
         indices = np.asarray(file.splits[split] if split else np.arange(field.n_samples))
         samples = indices[: n_samples or len(indices)]
-        params = read_params(file, (data_cfg.get("window") or {}).get("params"), samples, path)
+        params = read_params(file, window["params"], samples, path)
         target = rollout_targets(
             field, k, n_steps, time_step=time_step, samples=samples, params=params
         )
         times = np.arange(field.shape[1]) if file.times is None else np.asarray(file.times)
-        time_scale = (data_cfg.get("window") or {}).get("time_scale") or file.constants.get(
-            "time", 1.0
-        )
+        time_scale = window["time_scale"] or file.constants.get("time", 1.0)
     kept = times[::time_step]
     lead_times = kept[k : k + n_steps] - kept[k - 1]
-    if (data_cfg.get("window") or {}).get("pairs") == "all2all":
+    if window["pairs"] == "all2all":
         # A time-conditioned model: each step is a prediction one saved interval ahead.
         rollout = make_time_rollout(run.model, run.normalizer)
         dt = float(lead_times[0]) / time_scale

@@ -5,16 +5,16 @@ one-step fields ``[n, *space, c]`` or rollouts ``[n, T, *space, c]`` (no context
 and returns scalar metrics named as the benchmark names them:
 
 * ``pdebench``: RMSE, nRMSE, cRMSE, bRMSE, fRMSE low/mid/high, max error
-  (:mod:`.pdebench_metrics`, ``initial_step = 0`` since the context is already excluded;
+  (:mod:`.pdebench`, ``initial_step = 0`` since the context is already excluded;
   one-step fields count as trajectories of one step), on the unit domain;
 * ``the_well``: MSE, NMSE, NRMSE, VRMSE, MAE, L-infinity, Pearson R
-  (:mod:`.the_well_metrics`), averaged over samples, steps and channels;
+  (:mod:`.the_well`), averaged over samples, steps and channels;
 * ``poseidon``: the median over samples of the relative L1 error of all channels as one
-  group, in percent (:mod:`.poseidon_metrics`);
+  group, in percent (:mod:`.poseidon`);
 * any other format: none (neuraloperator's relative L2 and H1 are always reported).
 
 PDE-Refiner's correlation metrics belong to rollouts and are reported with them
-(:mod:`.rollout_evaluation`).
+(:mod:`opjax.evaluation.rollout_evaluation`).
 """
 
 from __future__ import annotations

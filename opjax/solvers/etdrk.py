@@ -24,6 +24,28 @@ different one (the last step before a save time, say); a step that differs from 
 only by the rounding of its end times (``4 eps max(|t0|, |t1|)``: about ``5e-5`` for
 float32 times near 100) is taken as exactly ``dt``. Everything is traced JAX, so a
 solve works under ``jit``, ``vmap`` and ``grad`` (through ``L`` too).
+
+Direction of time. ``diffeqsolve`` with ``t1 < t0`` and ``dt0 < 0`` runs in the normalised
+time ``s = sigma t`` (``sigma = -1``), so the solver sees increasing ``s0 < s1``, and wraps
+the term in the direction. ETDRK steps the physical equation: from ``t = sigma s0`` by the
+signed step ``h = sigma (s1 - s0)``, with the weights of ``z = h L`` and the nonlinear
+stages at ``t + h/2`` and ``t + h``. The variation-of-constants formula the schemes
+approximate,
+
+    u(t + h) = e^{hL} u(t) + int_0^h e^{(h - r) L} N(t + r, u(t + r)) dr,
+
+holds for either sign of ``h``, so a backward step (``h < 0``, weights of ``e^{-|h| L}``)
+is the forward step ``|h|`` of the time-reversed equation ``v' = -L v - N(T - s, v)``,
+with the same order. The weights are tabulated for the step ``sigma dt`` of the solve.
+
+A backward solve is exactly as well posed as the problem. Mode ``k`` is multiplied by
+``e^{h L_k}``, i.e. ``e^{|h| nu k^2}`` backward for a dissipative ``L = -nu k^2``: over a
+backward solve of length ``T``, rounding in the top mode grows by ``e^{nu k_max^2 T}``, and
+the weights overflow to ``inf`` once ``|h| nu k_max^2`` passes ~709 (float64; ~88 for
+float32). Backward solves are therefore accurate for non-dissipative symbols
+(``Re L = 0``: advection, KdV, Schrödinger) and for dissipative ones while
+``nu k_max^2 T`` stays well below ``-log(eps)`` (~36 in float64); beyond that the backward
+heat equation's answer is the amplified rounding noise it mathematically is.
 """
 
 from __future__ import annotations
@@ -36,6 +58,7 @@ import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from diffrax._term import WrapTerm  # diffrax's own solvers unwrap it the same way
 
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.phi_functions import PHI_EXPRESSIONS
@@ -115,8 +138,9 @@ class ETDRK(diffrax.AbstractSolver):
 
     Attributes:
         order_: 1, 2, 3 or 4.
-        dt: the step the weights are tabulated for (use it as ``dt0`` with
-            ``diffrax.ConstantStepSize``).
+        dt: the step length (``> 0``) the weights are tabulated for. Use ``dt0 = dt``
+            with ``diffrax.ConstantStepSize`` forward (``t0 < t1``) and ``dt0 = -dt``
+            backward (``t1 < t0``); the weights are then those of the step ``-dt``.
     """
 
     order_: int
@@ -127,33 +151,45 @@ class ETDRK(diffrax.AbstractSolver):
     def __check_init__(self):
         if self.order_ not in _NAMES:
             raise ValueError(f"ETDRK order must be 1, 2, 3 or 4; got {self.order_}")
+        if not isinstance(self.dt, jax.core.Tracer) and not float(self.dt) > 0:
+            raise ValueError(
+                f"ETDRK dt is a step length and must be > 0; got dt={self.dt}. The direction "
+                "comes from diffeqsolve: pass t1 < t0 and dt0 = -dt to integrate backward "
+                "in time (the weights are then those of the step -dt)"
+            )
 
     def order(self, terms):
         return self.order_
 
     def init(self, terms, t0, t1, y0, args):
-        return _as_real_pairs(etdrk_weights(_unwrap(terms).linear, self.dt, self.order_))
+        """The weights of the step ``sigma dt`` (``sigma``: the solve's direction)."""
+        term, direction = _unwrap(terms)
+        return _as_real_pairs(etdrk_weights(term.linear, direction * self.dt, self.order_))
 
     def step(self, terms, t0, t1, y0, args, solver_state, made_jump):
+        """One step from the normalised times ``s0 < s1``: physically from
+        ``t = sigma s0`` by ``h = sigma (s1 - s0)``."""
         del made_jump
-        term = _unwrap(terms)
-        h = t1 - t0
+        term, direction = _unwrap(terms)
+        t = direction * t0
+        h = direction * (t1 - t0)
+        dt = jnp.asarray(direction * self.dt, jnp.result_type(h))
         # A step is "dt" when it differs only by the rounding of the times: t1 - t0 of
         # float32 times near t = 100 is off by up to ~1e-5, and recomputing the weights
         # for such steps would make every step pay for the contour integrals.
         rounding = 4 * jnp.finfo(jnp.result_type(h)).eps * jnp.maximum(jnp.abs(t0), jnp.abs(t1))
-        is_dt = jnp.abs(h - self.dt) <= 1e-6 * self.dt + rounding
+        is_dt = jnp.abs(h - dt) <= 1e-6 * self.dt + rounding
         w = jax.lax.cond(
             is_dt,
             lambda: solver_state,
             lambda: _as_real_pairs(etdrk_weights(term.linear, h, self.order_)),
         )
-        h = jnp.where(is_dt, jnp.asarray(self.dt, jnp.result_type(h)), h)
+        h = jnp.where(is_dt, dt, h)
         w = {
             name: jax.lax.complex(*pair) if isinstance(pair, tuple) else pair
             for name, pair in w.items()
         }
-        u1 = _STEPS[self.order_](term.nonlinear, w, t0, h, term.to_spectral(y0), args)
+        u1 = _STEPS[self.order_](term.nonlinear, w, t, h, term.to_spectral(y0), args)
         y1 = term.to_physical(u1)
         return y1, None, {"y0": y0, "y1": y1}, solver_state, diffrax.RESULTS.successful
 
@@ -166,11 +202,16 @@ def _as_real_pairs(weights: dict) -> dict:
     return {name: (w.real, w.imag) if jnp.iscomplexobj(w) else w for name, w in weights.items()}
 
 
-def _unwrap(terms) -> SemiLinearTerm:
-    """diffrax wraps terms (e.g. for the direction of time); ETDRK integrates forward."""
-    while not isinstance(terms, SemiLinearTerm):
+def _unwrap(terms) -> tuple[SemiLinearTerm, jax.Array | int]:
+    """The :class:`SemiLinearTerm` inside diffrax's direction wrappers, and the direction
+    ``sigma`` (``+1`` forward, ``-1`` backward; traced) that maps solver to physical time."""
+    direction = 1
+    while isinstance(terms, WrapTerm):
+        direction = direction * terms.direction
         terms = terms.term
-    return terms
+    if not isinstance(terms, SemiLinearTerm):
+        raise TypeError(f"ETDRK needs a SemiLinearTerm; got {type(terms).__name__}")
+    return terms, direction
 
 
 def _etdrk1(n, w, t, h, u, args):

@@ -19,16 +19,17 @@ from opjax.evaluation.plots import plot_samples
 from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
-from opjax.runs.directory import REPORT, atomic_write, read_config
+from opjax.runs.directory import CONFIG, REPORT, atomic_write
 from opjax.runs.loaded_run import load
 from opjax.sharding import batch_sharding, data_mesh
+from opjax.training.recipe import load_recipe
 
 
 def evaluate_run(
     run_dir: str,
     data: dict[str, str] | None = None,
     checkpoint: str = "latest",
-    batch_size: int = 32,
+    batch_size: int | None = None,
     n_plot: int = 4,
     rollout: int = 0,
 ) -> dict[str, dict]:
@@ -39,14 +40,23 @@ def evaluate_run(
         data: test files by name (every sample); default: the recipe's ``data.test``
             (its first ``data.n_test`` samples, as evaluated during training).
         checkpoint: ``"latest"`` or ``"best"``.
+        batch_size: samples per evaluation batch; default: the recipe's
+            ``train.eval_batch_size``, so that the program training compiled for its
+            evaluation is the one used here.
         rollout: also roll the model out for this many steps from the start of each test
             trajectory (:mod:`opjax.evaluation.rollout_evaluation`): per-step errors and
             correlations under ``"rollout"``, and plots of the error and correlation
             curves, energy spectra and (1D) space-time images.
     """
     run = load(run_dir, checkpoint)
-    config = read_config(run_dir)
+    if not os.path.exists(os.path.join(run_dir, CONFIG)):
+        raise FileNotFoundError(
+            f"{run_dir} has no {CONFIG}: only a trained run knows its test sets and data keys"
+        )
+    # Through the recipe schema, so that a config written before a key existed has its default.
+    config = load_recipe(os.path.join(run_dir, CONFIG))
     data_cfg = config["data"]
+    batch_size = batch_size or config["train"]["eval_batch_size"]
     files = data or data_cfg["test"]
     n_samples = None if data else (data_cfg["n_test"] or None)
     error_fn = make_error_fn(

@@ -86,11 +86,9 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
             splits.train, x=recipe["data"]["normalize_x"], y=recipe["data"]["normalize_y"]
         )
     model, pretrained, replace = _model(recipe, splits)
-
-    run_path.mkdir(parents=True, exist_ok=True)
-    atomic_write(run_path / CONFIG, dump_toml(recipe))
-    write_model_card(run_path, _model_card(recipe, model, normalizers, splits))
-
+    groups = tuple(tcfg["channel_groups"])
+    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
+    objective = _objective(tcfg, model, loss)
     steps_per_epoch = math.ceil(len(splits.train["x"]) / tcfg["batch_size"])
     schedule = learning_rate_schedule(recipe["optimizer"], steps_per_epoch, tcfg["epochs"])
     optimizer = make_optimizer(recipe["optimizer"], schedule)
@@ -102,6 +100,12 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         )
         new = " (new embedding and recovery)" if replace else ""
         log.info("starting from %s%s", pretrained.source, new)
+
+    # The recipe, data, model, objective and weights fit together: write the run directory.
+    run_path.mkdir(parents=True, exist_ok=True)
+    atomic_write(run_path / CONFIG, dump_toml(recipe))
+    write_model_card(run_path, _model_card(recipe, model, normalizers, splits))
+
     state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
 
     checkpoints = RunCheckpoints(str(run_path / CHECKPOINTS))
@@ -115,9 +119,6 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         truncate_metrics(run_path, -1)
         log.info("no complete checkpoint in %s; starting from the beginning", run_path)
 
-    groups = tuple(tcfg["channel_groups"])
-    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
-    objective = _objective(tcfg, model, loss)
     train_step = make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
     n_train = len(splits.train["x"])
     bar = None

@@ -17,11 +17,13 @@ import pytest
 import opjax
 from opjax.convert import convert_neuralop_cli, from_neuralop
 from opjax.convert.neuralop import (
-    GlobalName,
     fno_hparams_from_neuralop,
-    load_neuralop_pickle,
     model_from_checkpoint,
     neuralop_kwargs,
+)
+from opjax.data.formats.neuralop_checkpoint import (
+    GlobalName,
+    load_neuralop_pickle,
     read_checkpoint,
 )
 from opjax.data.formats.torch_archive import UnsafePickleError

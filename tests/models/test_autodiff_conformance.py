@@ -71,22 +71,33 @@ def test_forward_mode_and_hessian_vector_products_match_central_differences(name
         t = None if t is None else t.astype(jnp.float64)
         v = jax.random.normal(jax.random.PRNGKey(5), x.shape, x.dtype)
         dp = _random_like(params, 6)
-        apply = jax.jit(lambda p, u: model.apply(p, u, t))
-        weight = jax.random.normal(jax.random.PRNGKey(7), apply(params, x).shape)
+        out = jax.eval_shape(lambda: model.apply(params, x, t))
+        weight = jax.random.normal(jax.random.PRNGKey(7), out.shape, out.dtype)
 
-        def loss(u):
-            return jnp.sum(weight * jnp.tanh(model.apply(params, u, t)))
+        # Two programs per case, each compiled once: its primal output gives the central
+        # differences, its tangent the derivative.
+        @jax.jit
+        def value_and_tangent(p, u, dp, du):
+            """``(f(p, u), J (dp, du))``: the model and its directional derivative along
+            ``(dp, du)``, in the parameters and the input at once."""
+            value, linear = jax.linearize(lambda p, u: model.apply(p, u, t), p, u)
+            return value, linear(dp, du)
 
-        gradient = jax.jit(jax.grad(loss))
-        # Each program is compiled once; the differences reuse `apply` and `gradient`.
-        # The directional derivative along (dp, v): the parameters and the input at once.
-        tangent = jax.jit(lambda p, u, dp, du: jax.linearize(apply, p, u)[1](dp, du))(
-            params, x, dp, v
-        )
-        hvp = jax.jit(lambda u, du: jax.jvp(gradient, (u,), (du,))[1])(x, v)
-        forward = apply(_axpy(EPS, dp, params), x + EPS * v)
-        backward = apply(_axpy(-EPS, dp, params), x - EPS * v)
-        gradient_difference = (gradient(x + EPS * v) - gradient(x - EPS * v)) / (2 * EPS)
+        def gradient(u):
+            return jax.grad(lambda u: jnp.sum(weight * jnp.tanh(model.apply(params, u, t))))(u)
+
+        @jax.jit
+        def gradient_and_hvp(u, du):
+            """``(grad L(u), H du)``, forward over reverse."""
+            return jax.jvp(gradient, (u,), (du,))
+
+        tangent = value_and_tangent(params, x, dp, v)[1]
+        forward = value_and_tangent(_axpy(EPS, dp, params), x + EPS * v, dp, v)[0]
+        backward = value_and_tangent(_axpy(-EPS, dp, params), x - EPS * v, dp, v)[0]
+        hvp = gradient_and_hvp(x, v)[1]
+        gradient_difference = (
+            gradient_and_hvp(x + EPS * v, v)[0] - gradient_and_hvp(x - EPS * v, v)[0]
+        ) / (2 * EPS)
     _assert_close(tangent, (forward - backward) / (2 * EPS), RTOL)
     _assert_close(hvp, gradient_difference, RTOL)
 
@@ -95,7 +106,7 @@ def test_forward_mode_and_hessian_vector_products_match_central_differences(name
 def test_jacfwd_equals_jacrev_in_float32(name, rank):
     model, params, x, t = init(name, rank)
     flat = x.reshape(-1)
-    out_size = int(np.prod(model.apply(params, x, t).shape))
+    out_size = int(np.prod(jax.eval_shape(lambda: model.apply(params, x, t)).shape))
     projection = jax.random.normal(jax.random.PRNGKey(8), (3, out_size))
 
     def sliced(u):

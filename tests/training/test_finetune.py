@@ -56,6 +56,26 @@ def test_finetune_hparams_take_channels_from_the_data():
 
 
 @pytest.mark.slow
+def _vorticity_file(path, seed: int, n: int = 2, n_times: int = 3, side: int = 32):
+    """A small opjax dataset file (the layout of :mod:`opjax.data.formats.opjax_h5`) of
+    smooth random vorticity trajectories ``[n, n_times, side, side]``, a state every 0.25:
+    what the fine-tuning recipe's data looks like, without solving for it."""
+    import h5py
+
+    from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION
+
+    x = np.linspace(0.0, 2.0 * np.pi, side, endpoint=False)
+    rng = np.random.default_rng(seed)
+    phases = rng.uniform(0.0, 2.0 * np.pi, (n, n_times, 1, 1))
+    field = np.sin(x[:, None] + phases) * np.cos(2.0 * x[None, :] - phases)
+    with h5py.File(path, "w") as f:
+        f.attrs.update(format=FORMAT, format_version=FORMAT_VERSION, complete=True)
+        f.create_dataset("fields/vorticity", data=field.astype(np.float32))
+        f["fields/vorticity"].attrs["time_dependent"] = True
+        f["times"] = 0.25 * np.arange(n_times)
+    return path
+
+
 def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk(tmp_path):
     """`opjax finetune` from a Hugging Face folder as downloaded (the parity fixture: 3 in,
     2 out channels) on 1-channel all2all data, with zero learning rates so that the run's
@@ -66,22 +86,14 @@ def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk
     from opjax import load
     from opjax.cli import main
     from opjax.convert import from_poseidon
-    from opjax.data.generation import generate, load_dataset_recipe
     from opjax.workflows import evaluate_run
     from tests.conftest import REPO
 
     folder = REPO / "tests" / "fixtures" / "poseidon" / "conditioned"
-    dataset = load_dataset_recipe(
-        REPO / "datasets" / "ns2d_kolmogorov_demo_finetune.toml",
-        [
-            f"output='{tmp_path / 'data'}'",
-            "splits.train=2",
-            "splits.test=2",
-            "parameters.n_times=3",
-            "parameters.burn_in=0.5",
-        ],
-    )
-    files = generate(dataset)
+    files = {
+        split: _vorticity_file(tmp_path / f"{split}.h5", seed)
+        for seed, split in ((0, "train"), (1, "test"))
+    }
     run_dir = tmp_path / "run"
     overrides = [
         f"finetune.checkpoint='{folder}'",

@@ -160,6 +160,7 @@ def test_refinement_objective_needs_mse_and_a_refiner(ks_data, tmp_path):
         train(_recipe(ks_data, tmp_path / "b", "train.objective='refinement'", name="unet_ks"))
     with pytest.raises(RecipeError, match="ema_decay"):
         train(_recipe(ks_data, tmp_path / "c", "train.ema_decay=1.0"))
+    assert not any((tmp_path / name).exists() for name in "abc")  # no run directory left
 
 
 def test_pde_parameters_need_a_model_that_takes_them(ks_data, tmp_path):
@@ -171,3 +172,4 @@ def test_pde_parameters_need_a_model_that_takes_them(ks_data, tmp_path):
         )
     with pytest.raises(RecipeError, match="'viscosity'.*'domain_length'"):
         train(_recipe(ks_data, tmp_path / "b", "data.window.params=['viscosity']"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

@@ -53,7 +53,7 @@ import scipy.io
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile
-from opjax.data.formats.hdf5 import open_hdf5
+from opjax.data.formats.hdf5 import closed_on_failure, open_hdf5
 
 FORMAT = "fno_mat"
 
@@ -248,7 +248,7 @@ def _matlab_class(node: h5py.HLObject) -> str | None:
 
 def _open_v73(path: str) -> FieldFile:
     f = open_hdf5(path, "HDF5 (MATLAB v7.3) file")
-    try:
+    with closed_on_failure(f):
         variables, sources = {}, {}
         for name, node in f.items():
             if name.startswith("#"):  # '#refs#', '#subsystem#': MATLAB's internals
@@ -266,9 +266,6 @@ def _open_v73(path: str) -> FieldFile:
             else:  # structs, cells, complex numbers
                 variables[name] = (tuple(reversed(getattr(node, "shape", ()))), mclass)
         return _build(path, "7.3", variables, sources, lambda name: sources[name][()], f.close)
-    except BaseException:
-        f.close()
-        raise
 
 
 # -- both versions --------------------------------------------------------------------------

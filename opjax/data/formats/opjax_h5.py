@@ -25,7 +25,7 @@ import os
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, parse_field_key, read_sample
-from opjax.data.formats.hdf5 import open_hdf5
+from opjax.data.formats.hdf5 import closed_on_failure, open_hdf5
 from opjax.data.sample import Sample
 
 FORMAT = "opjax-h5"
@@ -43,7 +43,7 @@ def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
         hint = f" (an unfinished {partial} exists: rerun opjax generate)" if unfinished else ""
         raise FileNotFoundError(f"{path}: no such dataset file{hint}")
     f = open_hdf5(path)
-    try:
+    with closed_on_failure(f):
         if f.attrs.get("format") != FORMAT:
             raise DataFormatError(
                 f"{path}: not an opjax dataset (root attribute format != {FORMAT!r})"
@@ -75,9 +75,6 @@ def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
             attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
             close_handle=f.close,
         )
-    except BaseException:
-        f.close()
-        raise
 
 
 def read_opjax_h5(

@@ -76,7 +76,7 @@ import numpy as np
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, LazyField, StackedField, time_index
-from opjax.data.formats.hdf5 import open_hdf5
+from opjax.data.formats.hdf5 import closed_on_failure, open_hdf5
 
 FORMAT = "pdebench"
 
@@ -147,7 +147,7 @@ def open_pdebench(path: str | os.PathLike) -> FieldFile:
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such PDEBench file")
     f = open_hdf5(path)
-    try:
+    with closed_on_failure(f):
         layout = _layout(f)
         if layout is None:
             raise DataFormatError(
@@ -179,9 +179,6 @@ def open_pdebench(path: str | os.PathLike) -> FieldFile:
             attrs={**attrs, **extra, "layout": layout},
             close_handle=f.close,
         )
-    except BaseException:
-        f.close()
-        raise
 
 
 def _plain(value):

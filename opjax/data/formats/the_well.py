@@ -63,7 +63,7 @@ import numpy as np
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile
-from opjax.data.formats.hdf5 import open_hdf5
+from opjax.data.formats.hdf5 import DatasetSource, closed_on_failure, is_hdf5_file, open_hdf5
 
 __all__ = ["FIELD_GROUPS", "detect_the_well", "open_the_well"]
 
@@ -105,26 +105,18 @@ def _count(samples, n: int) -> int:
 
 
 @dataclasses.dataclass(eq=False)
-class _Source:
-    """An ``h5py.Dataset`` indexed as ``[samples, (times)]``; broadcast over samples when the
-    file stores the field once for all of them; read errors name the file and key."""
+class _SampleBroadcastSource(DatasetSource):
+    """A field's dataset indexed as ``[samples, (times)]``; when the file stores the field
+    once for all ``n_samples`` samples (not ``sample_varying``), that one value is read and
+    broadcast to ``[k, ...]`` for the ``k`` samples asked for."""
 
-    dataset: h5py.Dataset
-    path: str
     n_samples: int
     sample_varying: bool = True
 
-    def __getitem__(self, index):
-        index = index if isinstance(index, tuple) else (index,)
-        try:
-            if self.sample_varying:
-                return self.dataset[index]
-            block = np.asarray(self.dataset[index[1:]] if len(index) > 1 else self.dataset[()])
-        except OSError as err:
-            raise DataFormatError(
-                f"{self.path}: cannot read {self.dataset.name} {self.dataset.shape} "
-                f"(corrupt or truncated file?): {err}"
-            ) from None
+    def read(self, index: tuple) -> np.ndarray:
+        if self.sample_varying:
+            return super().read(index)
+        block = np.asarray(super().read(index[1:]))
         count = _count(index[0], self.n_samples)
         return np.broadcast_to(block[None], (count, *block.shape))
 
@@ -214,7 +206,7 @@ def _field(
     shape = (n, *((n_times,) if time_varying else ()), *space, len(channels))
     return ArrayField(
         name=name,
-        source=_Source(dataset, path, n, sample_varying),
+        source=_SampleBroadcastSource(dataset, path, n, sample_varying),
         shape=shape,
         time_dependent=time_varying,
         channel_names=channels,
@@ -333,7 +325,7 @@ def open_the_well(path: str | os.PathLike, *, stats: str | os.PathLike | None = 
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such file")
     f = open_hdf5(path)
-    try:
+    with closed_on_failure(f):
         dimensions = _group(f, "dimensions", path)
         spatial_dims = _texts(_attr(dimensions, "spatial_dims", path))
         n_dims = int(f.attrs.get("n_spatial_dims", len(spatial_dims)))
@@ -418,15 +410,12 @@ def open_the_well(path: str | os.PathLike, *, stats: str | os.PathLike | None = 
             attrs=attrs,
             close_handle=f.close,
         )
-    except BaseException:
-        f.close()
-        raise
 
 
 def detect_the_well(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an HDF5 file of the Well's layout (metadata only)."""
     path = os.fspath(path)
-    if not os.path.isfile(path) or not h5py.is_hdf5(path):
+    if not is_hdf5_file(path):
         return False
     with h5py.File(path, "r") as f:
         return (

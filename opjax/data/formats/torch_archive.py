@@ -11,6 +11,8 @@ The unpickler here resolves only those few names (tensor rebuilds, storage types
 ``collections.OrderedDict``) and plain containers; any other global in the pickle is refused
 with :class:`UnsafePickleError` before anything is called. Strides and offsets are checked
 against the storage size, so a corrupt file raises instead of reading out of bounds.
+Readers of archives that also hold other harmless names subclass :class:`ArchiveUnpickler`
+and open them with :func:`unpickle_archive`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import io
 import os
 import pickle
 import zipfile
+from collections.abc import Mapping
 from typing import Any
 
 import ml_dtypes
@@ -87,7 +90,19 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class _ArchiveUnpickler(pickle.Unpickler):
+class ArchiveUnpickler(pickle.Unpickler):
+    """Unpickles the ``<prefix>/data.pkl`` of an open ``torch.save`` archive.
+
+    Storages are read from the archive as 1-D numpy arrays ``[numel]``; tensors become
+    numpy arrays of their ``size``. The globals resolved are the tensor rebuilds, storage
+    types and ``collections.OrderedDict``, then :attr:`inert_globals`; any other is refused
+    with the :meth:`refusal` error before anything is called.
+    """
+
+    #: Extra ``(module, name) -> value`` a subclass allows: harmless stand-ins for names
+    #: its files store (never anything that reads, writes or runs code).
+    inert_globals: Mapping[tuple[str, str], Any] = {}
+
     def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, path: str):
         super().__init__(io.BytesIO(data))
         self._archive = archive
@@ -100,13 +115,19 @@ class _ArchiveUnpickler(pickle.Unpickler):
             raise DataFormatError(f"{path}: unknown byteorder {self._byteorder!r}")
 
     def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise UnsafePickleError(
-                f"{self._path}: the pickle asks for {module}.{name}, which is not a tensor "
-                "or a plain container; refusing to load it"
-            ) from None
+        key = (module, name)
+        if key in _ALLOWED_GLOBALS:
+            return _ALLOWED_GLOBALS[key]
+        if key in self.inert_globals:
+            return self.inert_globals[key]
+        raise self.refusal(module, name)
+
+    def refusal(self, module: str, name: str) -> UnsafePickleError:
+        """The error for a pickle that asks for the global ``module.name``."""
+        return UnsafePickleError(
+            f"{self._path}: the pickle asks for {module}.{name}, which is not a tensor "
+            "or a plain container; refusing to load it"
+        )
 
     def persistent_load(self, pid):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
@@ -128,6 +149,25 @@ class _ArchiveUnpickler(pickle.Unpickler):
         return np.frombuffer(raw, dtype=dtype, count=numel).astype(dtype.newbyteorder("="))
 
 
+def unpickle_archive(
+    archive: zipfile.ZipFile, path: str, unpickler: type[ArchiveUnpickler] = ArchiveUnpickler
+) -> Any:
+    """The object saved in an open ``torch.save`` archive (read from ``path``), loaded by
+    ``unpickler``.
+
+    Raises:
+        DataFormatError: the archive does not hold exactly one ``<prefix>/data.pkl``.
+    """
+    pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
+    if len(pickles) != 1:
+        raise DataFormatError(
+            f"{path}: not a torch.save archive (expected one '<name>/data.pkl', "
+            f"found {len(pickles)})"
+        )
+    prefix = pickles[0][: -len("/data.pkl")]
+    return unpickler(archive.read(pickles[0]), archive, prefix, path).load()
+
+
 def load_torch_archive(path: str | os.PathLike) -> Any:
     """Load a ``torch.save`` zip archive; tensors become numpy arrays.
 
@@ -140,15 +180,7 @@ def load_torch_archive(path: str | os.PathLike) -> Any:
         raise DataFormatError(f"{path}: no such file")
     try:
         with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith("/data.pkl")]
-            if len(pickles) != 1:
-                raise DataFormatError(
-                    f"{path}: not a torch.save archive (expected one '<name>/data.pkl', "
-                    f"found {len(pickles)})"
-                )
-            prefix = pickles[0][: -len("/data.pkl")]
-            unpickler = _ArchiveUnpickler(archive.read(pickles[0]), archive, prefix, path)
-            return unpickler.load()
+            return unpickle_archive(archive, path)
     except DataFormatError:
         raise
     except (zipfile.BadZipFile, EOFError, pickle.UnpicklingError, ValueError, TypeError) as err:

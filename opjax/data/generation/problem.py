@@ -3,17 +3,25 @@
 A problem module (one per file in :mod:`opjax.data.generation.problems`) has ``DEFAULTS``,
 its parameters with their default values, and ``build(parameters) -> Problem``. The
 writer draws samples in chunks with ``jit(vmap(problem.sample))`` over per-sample keys.
+
+The rest of this module is what the problem modules share: saved times, periodic grids,
+initial conditions, and trajectories solved by ETDRK4 with the layout they are stored in.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
+from opjax.solvers import PeriodicGrid, gaussian_random_field
 from opjax.solvers.simulate import simulate
+
+#: The ``scheme`` of a problem solved by :func:`trajectory`.
+ETDRK4_SCHEME = "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,11 +47,88 @@ class Problem:
     solver: dict[str, float | int | str]
 
 
+def trajectory_problem(
+    sample: Callable[[jax.Array], dict[str, jax.Array]],
+    field: str,
+    description: str,
+    *,
+    coordinates: dict[str, np.ndarray],
+    times: np.ndarray,
+    solver: dict[str, float | int | str],
+) -> Problem:
+    """A :class:`Problem` with one field, ``field [n_times, *space]``, saved at ``times``."""
+    return Problem(
+        sample=sample,
+        coordinates=coordinates,
+        times=times,
+        time_dependent=frozenset({field}),
+        descriptions={field: description},
+        solver=solver,
+    )
+
+
+def initial_value_problem(
+    equation,
+    initial_condition: Callable[[jax.Array, jnp.dtype], jax.Array],
+    field: str,
+    description: str,
+    *,
+    params: dict[str, float],
+    times: np.ndarray,
+    dt: float,
+    stride: int = 1,
+    burn_in: float = 0.0,
+    coordinates: dict[str, np.ndarray],
+    solver: dict[str, float | int | str],
+) -> Problem:
+    """A :class:`Problem` whose one field, ``field [n_times, *space]``, is the ETDRK4
+    trajectory of ``equation`` from a random initial condition.
+
+    A sample draws ``u0 = initial_condition(key, dtype)`` on the solver grid (``dtype`` the
+    default float type), solves ``burn_in`` time units from it (:func:`burned_in`), then
+    keeps the states at ``times`` (the first being that state) on every ``stride``-th point
+    (:func:`trajectory`, step ``dt``). Its ``params/<name>`` are ``params``, the same for
+    every sample.
+    """
+
+    def sample(key):
+        dtype = jnp.result_type(float)
+        u0 = burned_in(equation, initial_condition(key, dtype), burn_in, dt)
+        return {
+            f"fields/{field}": trajectory(equation, u0, times, dt, stride),
+            **{f"params/{name}": jnp.asarray(value, dtype) for name, value in params.items()},
+        }
+
+    return trajectory_problem(
+        sample, field, description, coordinates=coordinates, times=times, solver=solver
+    )
+
+
+def etdrk4_solver(dt: float, solver_points: int) -> dict[str, float | int | str]:
+    """The ``solver`` settings of a problem solved by :func:`trajectory` with step ``dt`` on
+    ``solver_points`` points per axis."""
+    return {"scheme": ETDRK4_SCHEME, "dt": dt, "solver_points": solver_points}
+
+
 def saved_times(t_end: float, n_times: int, t_start: float = 0.0) -> np.ndarray:
     """``n_times`` equally spaced times from ``t_start`` to ``t_end``, both included."""
     if n_times < 2 or t_end <= t_start:
         raise ValueError(f"need n_times >= 2 and t_end > {t_start}; got {n_times}, {t_end}")
     return np.linspace(t_start, t_end, n_times)
+
+
+def spaced_times(t_start: float, spacing: float, n_times: int) -> np.ndarray:
+    """``[n_times]``: ``t_start + spacing * k`` for ``k = 0 .. n_times - 1``."""
+    return t_start + spacing * np.arange(n_times)
+
+
+def periodic_coordinates(
+    points: int, domain_length: float, axes: Sequence[str]
+) -> dict[str, np.ndarray]:
+    """``{axis: x}`` for each of ``axes``: the ``points`` grid points ``x_j = j L / points``
+    (``j = 0 .. points - 1``) of the periodic interval ``[0, L)``, ``L = domain_length``."""
+    x = np.arange(points) * (domain_length / points)
+    return {axis: x for axis in axes}
 
 
 def subsample_stride(solver_points: int, points: int) -> int:
@@ -56,10 +141,36 @@ def subsample_stride(solver_points: int, points: int) -> int:
     return solver_points // points
 
 
+def periodic_solver_grid(p: dict, rank: int) -> tuple[PeriodicGrid, int]:
+    """The grid a problem is solved on, ``p["solver_points"]`` points along each of ``rank``
+    periodic axes of length ``p["domain_length"]``, and the :func:`subsample_stride` from it
+    to the ``p["points"]`` stored per axis."""
+    n = p["solver_points"]
+    return PeriodicGrid((n,) * rank, p["domain_length"]), subsample_stride(n, p["points"])
+
+
+def standardised_random_field(
+    key: jax.Array, grid: PeriodicGrid, alpha: float, tau: float, std: float, dtype
+) -> jax.Array:
+    """``[*grid.shape]``: a Gaussian random field ``psi`` with covariance
+    ``(-Laplacian + tau^2)^(-alpha)`` (:func:`~opjax.solvers.gaussian_random_field`) rescaled
+    to sample standard deviation ``std``: ``std * psi / std(psi)``."""
+    psi = gaussian_random_field(key, grid, alpha, tau, 1.0, dtype)
+    return std * psi / jnp.std(psi)
+
+
 def trajectory(equation, u0: jax.Array, times: np.ndarray, dt: float, stride: int = 1):
     """``[n_times, *space]``: ``u0`` (at ``times[0]``) and ETDRK4 solutions at the other
     times, every ``stride``-th grid point along each axis."""
     later = simulate(equation, u0, times[1:], dt=dt, t0=float(times[0]))
-    u = jax.numpy.concatenate([u0[None], later], axis=0)
+    u = jnp.concatenate([u0[None], later], axis=0)
     index = (slice(None),) + (slice(None, None, stride),) * (u.ndim - 1)
     return u[index]
+
+
+def burned_in(equation, u0: jax.Array, duration: float, dt: float) -> jax.Array:
+    """``[*space]``: the ETDRK4 solution ``duration`` after ``u0`` (``u0`` itself when
+    ``duration`` is 0), so that saving starts from a developed state."""
+    if duration > 0:
+        return trajectory(equation, u0, np.array([0.0, duration]), dt)[-1]
+    return u0

@@ -38,10 +38,10 @@ face coefficients lie in ``[min a, max a]``, ``min(a) L <= A <= max(a) L`` and t
 preconditioned condition number is at most ``max(a) / min(a)`` (4 for 12/3) whatever
 ``s`` is: for FNO's coefficients PCG takes 21-25 iterations to ``tol = 1e-10`` (14-17 to
 ``1e-6``) at s = 85, 141 and 241 alike, where the ``"jacobi"`` (diagonal) preconditioner
-takes ``O(s)``: about 350, 600 and 1000 (one float64 s = 241 solve on a 2-core CPU:
-35-65 ms against 300 ms). On such a CPU a vmapped batch costs about as much per sample
-as a single solve, and :func:`jax.lax.map` over the samples is as fast or faster for
-``s >= 141`` (the batched iterates no longer fit in cache).
+takes ``O(s)``: about 350, 600 and 1000 (timings in ``evaluation/speed/solvers.md``).
+On a CPU a vmapped batch costs about as much per sample as a single solve, and
+:func:`jax.lax.map` over the samples is as fast or faster for ``s >= 141`` (the batched
+iterates no longer fit in cache).
 Gradients with respect to ``a`` and ``f`` come from implicit differentiation of the
 linear solve (:func:`jax.lax.custom_linear_solve`: one more PCG solve with the same
 operator, since ``A`` is symmetric), not from differentiating through the iterations.

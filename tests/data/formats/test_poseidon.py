@@ -10,12 +10,9 @@ import pytest
 
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import read_sample
-from opjax.data.formats.poseidon import (
-    DATASETS,
-    detect_poseidon,
-    open_poseidon,
-    scot_normalization,
-)
+from opjax.data.formats.poseidon import detect_poseidon, open_poseidon
+from opjax.data.formats.poseidon_catalogue import DATASETS
+from opjax.data.formats.poseidon_normalization import scot_normalization
 from tests.data.formats.poseidon_files import (
     NX,
     NY,

@@ -12,10 +12,12 @@ Fields: ``u [n_times, points]``. Params: ``velocity``.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-import numpy as np
-
-from opjax.data.generation.problem import Problem, saved_times, trajectory
+from opjax.data.generation.problem import (
+    Problem,
+    initial_value_problem,
+    periodic_coordinates,
+    saved_times,
+)
 from opjax.solvers import Advection, PeriodicGrid, random_fourier_series
 
 DEFAULTS = {
@@ -33,22 +35,21 @@ DEFAULTS = {
 def build(p: dict) -> Problem:
     grid = PeriodicGrid((p["points"],), p["domain_length"])
     times = saved_times(p["t_end"], p["n_times"])
-    equation = Advection(grid, (p["velocity"],))
     dt = float(times[1] - times[0])
 
-    def sample(key):
-        dtype = jnp.result_type(float)
-        u0 = random_fourier_series(
+    def initial_condition(key, dtype):
+        return random_fourier_series(
             key, grid, p["n_terms"], p["max_frequency"], p["amplitude"], dtype
         )
-        u = trajectory(equation, u0, times, dt)
-        return {"fields/u": u, "params/velocity": jnp.asarray(p["velocity"], dtype)}
 
-    return Problem(
-        sample=sample,
-        coordinates={"x": np.arange(p["points"]) * (p["domain_length"] / p["points"])},
+    return initial_value_problem(
+        Advection(grid, (p["velocity"],)),
+        initial_condition,
+        "u",
+        "advected scalar u(t, x)",
+        params={"velocity": p["velocity"]},
         times=times,
-        time_dependent=frozenset({"u"}),
-        descriptions={"u": "advected scalar u(t, x)"},
+        dt=dt,
+        coordinates=periodic_coordinates(p["points"], p["domain_length"], ("x",)),
         solver={"scheme": "exact exponential of the linear part (ETDRK4)", "dt": dt},
     )

@@ -12,11 +12,16 @@ Fields: ``u [n_times, points, points]``. Params: ``epsilon``.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-import numpy as np
-
-from opjax.data.generation.problem import Problem, saved_times, subsample_stride, trajectory
-from opjax.solvers import AllenCahn, PeriodicGrid, gaussian_random_field
+from opjax.data.generation.problem import (
+    Problem,
+    etdrk4_solver,
+    initial_value_problem,
+    periodic_coordinates,
+    periodic_solver_grid,
+    saved_times,
+    standardised_random_field,
+)
+from opjax.solvers import AllenCahn
 
 DEFAULTS = {
     "epsilon": 0.1,
@@ -33,29 +38,21 @@ DEFAULTS = {
 
 
 def build(p: dict) -> Problem:
-    n = p["solver_points"]
-    grid = PeriodicGrid((n, n), p["domain_length"])
-    stride = subsample_stride(n, p["points"])
+    grid, stride = periodic_solver_grid(p, rank=2)
     times = saved_times(p["t_end"], p["n_times"])
-    equation = AllenCahn(grid, p["epsilon"])
 
-    def sample(key):
-        dtype = jnp.result_type(float)
-        psi = gaussian_random_field(key, grid, p["alpha"], p["tau"], 1.0, dtype)
-        u0 = p["init_std"] * psi / jnp.std(psi)
-        u = trajectory(equation, u0, times, p["dt"], stride)
-        return {"fields/u": u, "params/epsilon": jnp.asarray(p["epsilon"], dtype)}
+    def initial_condition(key, dtype):
+        return standardised_random_field(key, grid, p["alpha"], p["tau"], p["init_std"], dtype)
 
-    axis = np.arange(p["points"]) * (p["domain_length"] / p["points"])
-    return Problem(
-        sample=sample,
-        coordinates={"x": axis, "y": axis},
+    return initial_value_problem(
+        AllenCahn(grid, p["epsilon"]),
+        initial_condition,
+        "u",
+        "order parameter u(t, x, y)",
+        params={"epsilon": p["epsilon"]},
         times=times,
-        time_dependent=frozenset({"u"}),
-        descriptions={"u": "order parameter u(t, x, y)"},
-        solver={
-            "scheme": "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing",
-            "dt": p["dt"],
-            "solver_points": n,
-        },
+        dt=p["dt"],
+        stride=stride,
+        coordinates=periodic_coordinates(p["points"], p["domain_length"], ("x", "y")),
+        solver=etdrk4_solver(p["dt"], p["solver_points"]),
     )

@@ -15,11 +15,15 @@ Fields: ``u [n_times, points]``. Params: ``viscosity``.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-import numpy as np
-
-from opjax.data.generation.problem import Problem, saved_times, subsample_stride, trajectory
-from opjax.solvers import Burgers, PeriodicGrid, gaussian_random_field
+from opjax.data.generation.problem import (
+    Problem,
+    etdrk4_solver,
+    initial_value_problem,
+    periodic_coordinates,
+    periodic_solver_grid,
+    saved_times,
+)
+from opjax.solvers import Burgers, gaussian_random_field
 
 DEFAULTS = {
     "domain_length": 1.0,
@@ -36,26 +40,21 @@ DEFAULTS = {
 
 
 def build(p: dict) -> Problem:
-    grid = PeriodicGrid((p["solver_points"],), p["domain_length"])
-    stride = subsample_stride(p["solver_points"], p["points"])
+    grid, stride = periodic_solver_grid(p, rank=1)
     times = saved_times(p["t_end"], p["n_times"])
-    equation = Burgers(grid, p["viscosity"])
 
-    def sample(key):
-        dtype = jnp.result_type(float)
-        u0 = gaussian_random_field(key, grid, p["alpha"], p["tau"], p["sigma"], dtype)
-        u = trajectory(equation, u0, times, p["dt"], stride)
-        return {"fields/u": u, "params/viscosity": jnp.asarray(p["viscosity"], dtype)}
+    def initial_condition(key, dtype):
+        return gaussian_random_field(key, grid, p["alpha"], p["tau"], p["sigma"], dtype)
 
-    return Problem(
-        sample=sample,
-        coordinates={"x": np.arange(p["points"]) * (p["domain_length"] / p["points"])},
+    return initial_value_problem(
+        Burgers(grid, p["viscosity"]),
+        initial_condition,
+        "u",
+        "velocity u(t, x)",
+        params={"viscosity": p["viscosity"]},
         times=times,
-        time_dependent=frozenset({"u"}),
-        descriptions={"u": "velocity u(t, x)"},
-        solver={
-            "scheme": "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing",
-            "dt": p["dt"],
-            "solver_points": p["solver_points"],
-        },
+        dt=p["dt"],
+        stride=stride,
+        coordinates=periodic_coordinates(p["points"], p["domain_length"], ("x",)),
+        solver=etdrk4_solver(p["dt"], p["solver_points"]),
     )

@@ -17,9 +17,15 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from opjax.data.generation.problem import Problem, trajectory
+from opjax.data.generation.problem import (
+    Problem,
+    burned_in,
+    etdrk4_solver,
+    spaced_times,
+    trajectory,
+    trajectory_problem,
+)
 from opjax.solvers import KuramotoSivashinsky, PeriodicGrid, random_fourier_series
 
 DEFAULTS = {
@@ -38,8 +44,7 @@ DEFAULTS = {
 
 def build(p: dict) -> Problem:
     grid = PeriodicGrid((p["points"],), p["domain_length"])
-    t0 = p["burn_in"]
-    times = t0 + p["save_dt"] * np.arange(p["n_times"])
+    times = spaced_times(p["burn_in"], p["save_dt"], p["n_times"])
 
     def sample(key):
         dtype = jnp.result_type(float)
@@ -53,21 +58,16 @@ def build(p: dict) -> Problem:
             k_init, grid, p["n_terms"], p["max_frequency"], p["amplitude"], dtype
         )
         equation = KuramotoSivashinsky(grid, domain_length=length)
-        if t0 > 0:
-            u0 = trajectory(equation, u0, np.array([0.0, t0]), p["dt"])[-1]
+        u0 = burned_in(equation, u0, p["burn_in"], p["dt"])
         u = trajectory(equation, u0, times, p["dt"])
         x = jnp.arange(p["points"], dtype=dtype) * (length / p["points"])
         return {"fields/u": u, "params/domain_length": length, "coordinates/x": x}
 
-    return Problem(
-        sample=sample,
+    return trajectory_problem(
+        sample,
+        "u",
+        "u(t, x) on [0, domain_length)",
         coordinates={},
         times=times,
-        time_dependent=frozenset({"u"}),
-        descriptions={"u": "u(t, x) on [0, domain_length)"},
-        solver={
-            "scheme": "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing",
-            "dt": p["dt"],
-            "solver_points": p["points"],
-        },
+        solver=etdrk4_solver(p["dt"], p["points"]),
     )

@@ -13,11 +13,16 @@ Fields: ``vorticity [n_times, points, points]``. Params: ``viscosity``.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-import numpy as np
-
-from opjax.data.generation.problem import Problem, subsample_stride, trajectory
-from opjax.solvers import NavierStokes2D, PeriodicGrid, gaussian_random_field
+from opjax.data.generation.problem import (
+    Problem,
+    etdrk4_solver,
+    initial_value_problem,
+    periodic_coordinates,
+    periodic_solver_grid,
+    spaced_times,
+    standardised_random_field,
+)
+from opjax.solvers import NavierStokes2D
 
 DEFAULTS = {
     "viscosity": 1e-3,
@@ -38,10 +43,7 @@ DEFAULTS = {
 
 
 def build(p: dict) -> Problem:
-    n = p["solver_points"]
-    grid = PeriodicGrid((n, n), p["domain_length"])
-    stride = subsample_stride(n, p["points"])
-    times = p["burn_in"] + p["save_dt"] * np.arange(p["n_times"])
+    grid, stride = periodic_solver_grid(p, rank=2)
     equation = NavierStokes2D(
         grid,
         viscosity=p["viscosity"],
@@ -50,25 +52,19 @@ def build(p: dict) -> Problem:
         forcing_wavenumber=p["forcing_wavenumber"],
     )
 
-    def sample(key):
-        dtype = jnp.result_type(float)
-        psi = gaussian_random_field(key, grid, p["alpha"], p["tau"], 1.0, dtype)
-        omega0 = p["init_std"] * psi / jnp.std(psi)
-        if p["burn_in"] > 0:
-            omega0 = trajectory(equation, omega0, np.array([0.0, p["burn_in"]]), p["dt"])[-1]
-        omega = trajectory(equation, omega0, times, p["dt"], stride)
-        return {"fields/vorticity": omega, "params/viscosity": jnp.asarray(p["viscosity"], dtype)}
+    def initial_condition(key, dtype):
+        return standardised_random_field(key, grid, p["alpha"], p["tau"], p["init_std"], dtype)
 
-    axis = np.arange(p["points"]) * (p["domain_length"] / p["points"])
-    return Problem(
-        sample=sample,
-        coordinates={"x": axis, "y": axis},
-        times=times,
-        time_dependent=frozenset({"vorticity"}),
-        descriptions={"vorticity": "vorticity omega(t, x, y)"},
-        solver={
-            "scheme": "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing",
-            "dt": p["dt"],
-            "solver_points": n,
-        },
+    return initial_value_problem(
+        equation,
+        initial_condition,
+        "vorticity",
+        "vorticity omega(t, x, y)",
+        params={"viscosity": p["viscosity"]},
+        times=spaced_times(p["burn_in"], p["save_dt"], p["n_times"]),
+        dt=p["dt"],
+        stride=stride,
+        burn_in=p["burn_in"],
+        coordinates=periodic_coordinates(p["points"], p["domain_length"], ("x", "y")),
+        solver=etdrk4_solver(p["dt"], p["solver_points"]),
     )
