@@ -68,9 +68,9 @@ def _replaced(path: tuple[str, ...], replace: bool) -> bool:
 
 
 def merge_pretrained(fresh: dict, pretrained: dict, *, replace: bool, source: str) -> dict:
-    """``fresh`` (the model's initial variables) with every tensor taken from
-    ``pretrained`` except, when ``replace``, the embedding and recovery tensors whose
-    shapes differ (those stay fresh).
+    """``fresh`` (the model's initial variables, or their ``jax.ShapeDtypeStruct``
+    shapes) with every tensor taken from ``pretrained`` except, when ``replace``, the
+    embedding and recovery tensors whose shapes differ (those stay as in ``fresh``).
 
     Raises:
         RecipeError: naming every tensor missing from, unexpected in, or of another shape

@@ -39,12 +39,44 @@ def init_conditioning(model: nn.Module, train: Sample) -> dict:
     return inputs
 
 
-def init_variables(model: nn.Module, key: jax.Array, train: Sample) -> dict:
-    """``model.init`` on one zero sample shaped like ``train``'s (jitted)."""
+def _init_arguments(model: nn.Module, train: Sample) -> tuple[jax.Array, dict]:
     x = train["x"]
-    return jax.jit(model.init)(
-        key, jnp.zeros((1, *x.shape[1:]), x.dtype), **init_conditioning(model, train)
-    )
+    return jnp.zeros((1, *x.shape[1:]), x.dtype), init_conditioning(model, train)
+
+
+def variable_shapes(model: nn.Module, train: Sample) -> dict:
+    """The variables ``init_variables`` returns, as ``jax.ShapeDtypeStruct`` leaves
+    (traced, not compiled)."""
+    x, kwargs = _init_arguments(model, train)
+    return jax.eval_shape(model.init, jax.random.PRNGKey(0), x, **kwargs)
+
+
+def init_variables(
+    model: nn.Module, key: jax.Array, train: Sample, known: dict | None = None
+) -> dict:
+    """``model.init`` on one zero sample shaped like ``train``'s (jitted).
+
+    Args:
+        known: variables known already (fine-tuning: the checkpoint's), a tree shaped
+            like :func:`variable_shapes`'s, whose ``jax.ShapeDtypeStruct`` leaves are to be
+            initialised and whose other leaves are kept. Only the missing leaves are
+            computed, so XLA compiles none of the other initialisers (for a transformer
+            their random draws are most of ``init``'s compile time). The leaves computed
+            equal those of a full ``init`` with the same key.
+    """
+    x, kwargs = _init_arguments(model, train)
+    if known is None:
+        return jax.jit(model.init)(key, x, **kwargs)
+    flat, treedef = jax.tree.flatten(known)
+    missing = [i for i, leaf in enumerate(flat) if isinstance(leaf, jax.ShapeDtypeStruct)]
+
+    def missing_leaves(key, x, kwargs):
+        leaves = jax.tree.leaves(model.init(key, x, **kwargs))
+        return [leaves[i] for i in missing]
+
+    for i, value in zip(missing, jax.jit(missing_leaves)(key, x, kwargs)):
+        flat[i] = value
+    return jax.tree.unflatten(treedef, flat)
 
 
 def init_train_state(

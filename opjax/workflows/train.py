@@ -43,7 +43,7 @@ from opjax.training.finetune import finetune_hparams, merge_pretrained
 from opjax.training.loop import LoopSettings, fit
 from opjax.training.objectives import one_step_objective, refinement_objective, training_loss
 from opjax.training.optimizers import learning_rate_schedule, make_optimizer
-from opjax.training.state import init_train_state, init_variables
+from opjax.training.state import init_train_state, init_variables, variable_shapes
 from opjax.training.step import evaluated_weights, make_train_step
 from opjax.version import __version__
 from opjax.workflows.pretrained import load_pretrained
@@ -93,11 +93,16 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
     schedule = learning_rate_schedule(recipe["optimizer"], steps_per_epoch, tcfg["epochs"])
     optimizer = make_optimizer(recipe["optimizer"], schedule)
     init_key, step_key = jax.random.split(jax.random.PRNGKey(recipe["seed"]))
-    variables = init_variables(model, init_key, splits.train)
-    if pretrained is not None:
-        variables = merge_pretrained(
-            variables, pretrained.variables, replace=replace, source=pretrained.source
+    if pretrained is None:
+        variables = init_variables(model, init_key, splits.train)
+    else:
+        known = merge_pretrained(
+            variable_shapes(model, splits.train),
+            pretrained.variables,
+            replace=replace,
+            source=pretrained.source,
         )
+        variables = init_variables(model, init_key, splits.train, known)
         new = " (new embedding and recovery)" if replace else ""
         log.info("starting from %s%s", pretrained.source, new)
 

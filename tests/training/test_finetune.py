@@ -45,6 +45,27 @@ def test_merge_names_every_missing_unexpected_and_misshaped_tensor():
     assert "params/embeddings/kernel has shape (4, 4, 4, 9)" in text
 
 
+def test_initialising_only_the_missing_leaves_gives_the_full_init_values():
+    import jax
+
+    from opjax.models import FNO
+    from opjax.training import init_variables, variable_shapes
+
+    model = FNO(n_modes=(4,), in_channels=1, out_channels=1, hidden_channels=4, n_layers=1)
+    train = {"x": np.zeros((3, 16, 1), np.float32), "y": np.zeros((3, 16, 1), np.float32)}
+    key = jax.random.PRNGKey(7)
+    full = init_variables(model, key, train)
+    shapes = variable_shapes(model, train)
+    assert jax.tree.map(lambda a: (a.shape, a.dtype), full) == jax.tree.map(
+        lambda a: (a.shape, a.dtype), shapes
+    )
+    flat, treedef = jax.tree.flatten(shapes)
+    given = [np.full(s.shape, 3.0, s.dtype) if i % 2 else s for i, s in enumerate(flat)]
+    partial = jax.tree.leaves(init_variables(model, key, train, jax.tree.unflatten(treedef, given)))
+    for i, (ours, reference) in enumerate(zip(partial, jax.tree.leaves(full))):
+        np.testing.assert_array_equal(ours, given[i] if i % 2 else reference)
+
+
 def test_finetune_hparams_take_channels_from_the_data():
     pretrained = Pretrained("scot", {"in_channels": 4, "out_channels": 4, "depth": 2}, {}, "c")
     hparams, replace = finetune_hparams(pretrained, {"depth": 3}, 2, 2, "auto")
@@ -55,7 +76,6 @@ def test_finetune_hparams_take_channels_from_the_data():
         finetune_hparams(pretrained, {}, 2, 2, "never")
 
 
-@pytest.mark.slow
 def _vorticity_file(path, seed: int, n: int = 2, n_times: int = 3, side: int = 32):
     """A small opjax dataset file (the layout of :mod:`opjax.data.formats.opjax_h5`) of
     smooth random vorticity trajectories ``[n, n_times, side, side]``, a state every 0.25:
@@ -76,6 +96,7 @@ def _vorticity_file(path, seed: int, n: int = 2, n_times: int = 3, side: int = 3
     return path
 
 
+@pytest.mark.slow
 def test_finetune_from_a_poseidon_folder_replaces_embedding_and_reuses_the_trunk(tmp_path):
     """`opjax finetune` from a Hugging Face folder as downloaded (the parity fixture: 3 in,
     2 out channels) on 1-channel all2all data, with zero learning rates so that the run's
