@@ -214,7 +214,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     # basicConfig does nothing when an import (absl) has configured the root logger already.
     logging.getLogger("opjax").setLevel(level)
-    logging.getLogger("absl").setLevel(logging.WARNING)
+    # Orbax logs through absl, also when it fails in its background threads; the error
+    # reaches this process as an exception, which gets its one line below. Without
+    # --verbose, absl's lines (notes on read-only directories, errors then re-raised) stay
+    # out of the terminal.
+    logging.getLogger("absl").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     try:
         return args.func(args)
     except USER_ERRORS as err:

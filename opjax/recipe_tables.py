@@ -4,8 +4,9 @@ A recipe is a nested table. A :class:`RecipeSchema` gives every key a default (s
 names only what it changes), lists the tables whose keys are free (chosen by the user),
 the keys that hold file paths, and the keys restricted to a few choices. Reading a recipe
 merges it into the defaults: an unknown key is an error naming the closest valid key, a
-value of the wrong type is an error naming the key. ``--set key=value`` overrides are
-parsed as TOML values. Paths in a recipe file are relative to that file; paths in
+value of the wrong type (a float where a count is meant, say) or out of its :class:`Range`
+(a count that is not positive, a negative learning rate, NaN) is an error naming the key.
+``--set key=value`` overrides are parsed as TOML values. Paths in a recipe file are relative to that file; paths in
 overrides are relative to the working directory.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,48 @@ class RecipeError(ValueError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Range:
+    """The interval a recipe number must lie in: ``low <= value < high`` (``None``: no
+    bound; ``low_open``: ``low < value``; ``high_closed``: ``value <= high``). Every number
+    must also be finite."""
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_closed: bool = False
+
+    def check(self, dotted: str, value: float) -> None:
+        """Raise :class:`RecipeError` naming ``dotted`` unless ``value`` lies in the range."""
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (
+            value > self.high if self.high_closed else value >= self.high
+        )
+        if not math.isfinite(value) or below or above:
+            raise RecipeError(f"recipe key {dotted!r} is {value!r}; expected {self}")
+
+    def __str__(self) -> str:
+        parts = []
+        if self.low is not None:
+            parts.append(f"{self.low:g} {'<' if self.low_open else '<='}")
+        parts.append("value")
+        if self.high is not None:
+            parts.append(f"{'<=' if self.high_closed else '<'} {self.high:g}")
+        return "a finite " + " ".join(parts) if len(parts) > 1 else "a finite value"
+
+
+#: Counts of things (epochs, samples per batch): integers >= 1.
+POSITIVE = Range(1)
+#: Counts where 0 means "all" or "none": integers >= 0; and non-negative amounts.
+NON_NEGATIVE = Range(0)
+#: Amounts that must be above zero (a learning rate, a step size).
+ABOVE_ZERO = Range(0, low_open=True)
+#: Decay rates and moment coefficients: ``0 <= value < 1``.
+FRACTION = Range(0, 1)
+#: Seeds: what ``jax.random.PRNGKey`` takes, ``0 <= seed < 2**32``.
+SEED = Range(0, 2**32)
+
+
+@dataclasses.dataclass(frozen=True)
 class RecipeSchema:
     """Defaults and rules of one kind of recipe.
 
@@ -38,6 +82,8 @@ class RecipeSchema:
         path_keys: paths of string keys holding file paths, made absolute when read.
         path_tables: paths of free tables whose values are all file paths.
         choices: paths of keys restricted to a tuple of allowed values.
+        ranges: paths of numeric keys (or lists of numbers) and the :class:`Range` of each;
+            every other number must be finite.
     """
 
     defaults: dict[str, Any]
@@ -45,6 +91,7 @@ class RecipeSchema:
     path_keys: frozenset = frozenset()
     path_tables: frozenset = frozenset()
     choices: dict = dataclasses.field(default_factory=dict)
+    ranges: dict = dataclasses.field(default_factory=dict)
 
     def all_keys(self, table: dict | None = None, prefix: tuple = ()) -> list[str]:
         table = self.defaults if table is None else table
@@ -78,21 +125,25 @@ class RecipeSchema:
                     raise RecipeError(f"recipe key {dotted!r} must be a table")
                 self.merge(default, value, path)
                 continue
-            if (
-                isinstance(default, bool) != isinstance(value, bool)
-                or (isinstance(default, (int, float)) and not isinstance(value, (int, float)))
-                or (isinstance(default, str) and not isinstance(value, str))
-                or (isinstance(default, list) and not isinstance(value, list))
-            ):
-                raise RecipeError(
-                    f"recipe key {dotted!r} must be {type(default).__name__}, got {value!r}"
-                )
+            if not _same_kind(default, value):
+                kind = "an integer" if type(default) is int else type(default).__name__
+                raise RecipeError(f"recipe key {dotted!r} must be {kind}, got {value!r}")
             if isinstance(default, float) and isinstance(value, int):
                 value = float(value)
             allowed = self.choices.get(path)
             if allowed and value not in allowed:
                 raise RecipeError(f"recipe key {dotted!r} is {value!r}; expected one of {allowed}")
+            self.check_range(path, value)
             base[key] = value
+
+    def check_range(self, path: tuple[str, ...], value: Any) -> None:
+        """Raise :class:`RecipeError` if a number in ``value`` (a number or a list) is not
+        finite or lies outside the key's :class:`Range`."""
+        numbers = value if isinstance(value, list) else [value]
+        for number in numbers:
+            if isinstance(number, bool) or not isinstance(number, (int, float)):
+                continue
+            self.ranges.get(path, Range()).check(".".join(path), number)
 
     def resolve_paths(self, update: dict, root: Path) -> None:
         """Make the file paths in ``update`` absolute, relative to ``root``."""
@@ -134,6 +185,18 @@ class RecipeSchema:
             self.resolve_paths(update, Path.cwd())
             self.merge(recipe, update)
         return recipe
+
+
+def _same_kind(default: Any, value: Any) -> bool:
+    """Whether ``value`` may replace ``default``: a bool for a bool, an integer (not a
+    float) for an integer, a number for a float, a string for a string, a list for a list."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 def parse_override(text: str) -> dict:

@@ -18,6 +18,12 @@ XLA_CACHE = Path(tempfile.gettempdir()) / f"opjax-tests-xla-cache-{os.getuid()}"
 os.environ["JAX_COMPILATION_CACHE_DIR"] = str(XLA_CACHE)  # for the subprocesses too
 os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] = "0.2"
 jax.config.update("jax_compilation_cache_dir", str(XLA_CACHE))
+# LLVM's optimisation of the CPU code is most of a compile and pays back only in long runs;
+# the tests' programs run for milliseconds (this halves the suite's time). The flag must be
+# set before JAX starts its CPU backend, and reaches the subprocesses through the environment.
+os.environ["XLA_FLAGS"] = " ".join(
+    (os.environ.get("XLA_FLAGS", ""), "--xla_backend_optimization_level=0")
+).strip()
 jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.2)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -82,6 +82,17 @@ class PoseidonCheckpoint(NamedTuple):
 # ---------------------------------------------------------------------------------------
 
 
+def _json_object(path: Path) -> dict:
+    """The JSON object in ``path``, or a :class:`DataFormatError` naming the file."""
+    try:
+        value = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataFormatError(f"{path}: not valid JSON ({err})") from None
+    if not isinstance(value, dict):
+        raise DataFormatError(f"{path}: expected a JSON object, got {type(value).__name__}")
+    return value
+
+
 def _weight_files(folder: Path) -> tuple[Path, ...]:
     """The weight files, safetensors preferred: the single file or an index's shards."""
     for single in (SAFETENSORS_FILE, TORCH_FILE):
@@ -89,7 +100,10 @@ def _weight_files(folder: Path) -> tuple[Path, ...]:
             return (folder / single,)
         index = folder / f"{single}.index.json"
         if index.is_file():
-            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+            weight_map = _json_object(index).get("weight_map")
+            if not isinstance(weight_map, dict):
+                raise DataFormatError(f"{index}: no 'weight_map' object")
+            shards = sorted(set(weight_map.values()))
             return tuple(folder / s for s in shards)
     raise FileNotFoundError(
         f"{folder} holds no {SAFETENSORS_FILE} or {TORCH_FILE} (nor a sharded index of either)"
@@ -122,7 +136,7 @@ def read_poseidon(hf_dir: str | os.PathLike) -> PoseidonCheckpoint:
     folder = Path(hf_dir)
     if not (folder / CONFIG_FILE).is_file():
         raise FileNotFoundError(f"{folder}: no {CONFIG_FILE} (expected a Hugging Face folder)")
-    config = json.loads((folder / CONFIG_FILE).read_text())
+    config = _json_object(folder / CONFIG_FILE)
     weights = _weight_files(folder)
     state: dict[str, np.ndarray] = {}
     for path in weights:

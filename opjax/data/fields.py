@@ -164,6 +164,14 @@ class FieldFile:
         counts = {name: f.n_samples for name, f in self.fields.items()}
         if len(set(counts.values())) > 1:
             raise DataFormatError(f"{self.path}: fields have different sample counts {counts}")
+        if self.times is not None:
+            times = np.asarray(self.times)
+            for name, f in self.fields.items():
+                if f.time_dependent and times.shape != (f.shape[1],):
+                    raise DataFormatError(
+                        f"{self.path}: times has shape {times.shape}, but field {name!r} "
+                        f"holds {f.shape[1]} saved times"
+                    )
 
     @property
     def n_samples(self) -> int:

@@ -13,8 +13,8 @@ from opjax.data.normalizers import Normalizers
 from opjax.data.sample import CONDITIONING_KEYWORDS
 from opjax.models.registry import build_model
 from opjax.runs.checkpoints import RunCheckpoints
-from opjax.runs.directory import CHECKPOINTS
-from opjax.runs.model_card import ModelCard, read_model_card
+from opjax.runs.directory import CHECKPOINTS, MODEL_CARD
+from opjax.runs.model_card import ModelCard, ModelCardError, read_model_card
 from opjax.runs.predict import predict
 from opjax.sharding import data_mesh, replicated
 
@@ -51,7 +51,11 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     if checkpoint not in ("latest", "best"):
         raise ValueError(f"checkpoint={checkpoint!r}; expected 'latest' or 'best'")
     card = read_model_card(run_dir)
-    model = build_model(card.model, card.hparams)
+    try:
+        model = build_model(card.model, card.hparams)
+    except (KeyError, ValueError) as err:  # an unknown model, or hyperparameters out of range
+        message = err.args[0] if err.args else err
+        raise ModelCardError(f"{os.path.join(run_dir, MODEL_CARD)}: {message}") from None
     conditioning = {
         keyword: jnp.zeros((1, *card.sample_shapes[key]))
         for key, keyword in CONDITIONING_KEYWORDS.items()

@@ -38,6 +38,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from opjax.data.normalizers import Normalizers
 from opjax.runs.directory import MODEL_CARD, atomic_write
 
@@ -183,8 +185,12 @@ def _parse(raw: dict, path: Path) -> ModelCard:
     except (KeyError, TypeError, ValueError) as err:
         raise ModelCardError(f"{path}: invalid normalizers ({err!r})") from None
     shapes = _field(raw, "sample_shapes", path)
-    if not isinstance(shapes, dict):
-        raise ModelCardError(f"{path}: sample_shapes must be an object, got {shapes!r}")
+    if not isinstance(shapes, dict) or not all(
+        isinstance(v, list) and all(isinstance(n, int) and n > 0 for n in v)
+        for v in shapes.values()
+    ):
+        raise ModelCardError(f"{path}: sample_shapes must map keys to shapes, got {shapes!r}")
+    _check_normalizers(normalizers, shapes, path)
     return ModelCard(
         model=_field(raw, "model", path),
         hparams=dict(_field(raw, "hparams", path)),
@@ -197,6 +203,22 @@ def _parse(raw: dict, path: Path) -> ModelCard:
         source=_field(raw, "source", path),
         opjax_version=_field(raw, "opjax_version", path),
     )
+
+
+def _check_normalizers(normalizers: Normalizers, shapes: dict, path: Path) -> None:
+    """Each normaliser's ``mean`` and ``std`` are finite, one per channel of its sample."""
+    for key, normalizer in (("x", normalizers.x), ("y", normalizers.y)):
+        if normalizer is None:
+            continue
+        channels = shapes.get(key, [None])[-1]
+        for name in ("mean", "std"):
+            values = getattr(normalizer, name)
+            if values.shape != (channels,) or not np.all(np.isfinite(values)):
+                raise ModelCardError(
+                    f"{path}: normalizers.{key}.{name} has {values.size} values "
+                    f"({'finite' if np.all(np.isfinite(values)) else 'not all finite'}); "
+                    f"the model's {key} has {channels} channels"
+                )
 
 
 def _from_version_1(raw: dict, path: Path) -> dict:

@@ -8,8 +8,9 @@ directory stores as ``config.toml``.
 
 Sections:
 
-* top level: ``seed``, ``run_dir`` (default: ``runs/<recipe name>``, numbered ``-1``,
-  ``-2``, ... when that exists);
+* top level: ``name`` (default: the recipe file's stem), ``seed``, ``run_dir`` (default:
+  ``runs/<name>``, numbered ``-1``, ``-2``, ... when that exists; the directory is
+  claimed when training starts, see :func:`opjax.runs.directory.claim_run_directory`);
 * ``[model]``: ``name`` (a registered model) and ``[model.hparams]`` (its dataclass fields;
   ``in_channels`` and ``out_channels`` default to the data's);
 * ``[data]``: ``generate`` (a dataset recipe, see :mod:`opjax.data.generation`: its files
@@ -65,9 +66,20 @@ import os
 from pathlib import Path
 from typing import Any
 
-from opjax.recipe_tables import RecipeError, RecipeSchema, dump_toml, parse_override
+from opjax.recipe_tables import (
+    ABOVE_ZERO,
+    FRACTION,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    RecipeError,
+    RecipeSchema,
+    dump_toml,
+    parse_override,
+)
 
 DEFAULTS: dict[str, Any] = {
+    "name": "",
     "seed": 0,
     "run_dir": "",
     "model": {"name": "fno", "hparams": {}},
@@ -145,25 +157,90 @@ SCHEMA = RecipeSchema(
         ("optimizer", "schedule_interval"): ("epoch", "step"),
         ("finetune", "replace_embedding_recovery"): ("auto", "always", "never"),
     },
+    ranges={
+        ("seed",): SEED,
+        **{("train", key): POSITIVE for key in ("epochs", "batch_size", "eval_batch_size")},
+        **{("train", key): POSITIVE for key in ("eval_every", "checkpoint_every")},
+        ("train", "channel_groups"): NON_NEGATIVE,
+        ("train", "ema_decay"): FRACTION,
+        ("data", "n_train"): NON_NEGATIVE,
+        ("data", "n_test"): NON_NEGATIVE,
+        **{("data", "window", key): POSITIVE for key in ("k", "m", "stride", "time_step")},
+        ("data", "window", "max_states"): NON_NEGATIVE,
+        ("data", "window", "time_scale"): NON_NEGATIVE,
+        ("optimizer", "lr"): ABOVE_ZERO,
+        ("optimizer", "eps"): ABOVE_ZERO,
+        ("optimizer", "gamma"): ABOVE_ZERO,
+        ("optimizer", "b1"): FRACTION,
+        ("optimizer", "b2"): FRACTION,
+        ("optimizer", "step_size"): POSITIVE,
+        **{
+            ("optimizer", key): NON_NEGATIVE
+            for key in (
+                "weight_decay",
+                "grad_clip",
+                "cosine_t_max",
+                "warmup",
+                "lr_embedding_recovery",
+                "lr_time_conditioning",
+            )
+        },
+    },
 )
 
 
 def load_recipe(path: str | os.PathLike | None = None, overrides: list[str] = ()) -> dict:
     """Defaults, updated by the recipe file (if any), then by ``key=value`` overrides."""
     recipe = SCHEMA.load(path, overrides)
-    if not recipe["run_dir"]:
-        stem = Path(path).stem if path is not None else "default"
-        recipe["run_dir"] = _unused_run_dir(Path("runs") / stem)
+    if not recipe["name"]:
+        recipe["name"] = Path(path).stem if path is not None else "default"
+    check_recipe(recipe)
     return recipe
 
 
-def _unused_run_dir(base: Path) -> str:
-    """``base``, or ``base-1``, ``base-2``, ... : the first that does not exist yet."""
-    candidate, n = base, 0
-    while candidate.exists():
-        n += 1
-        candidate = base.with_name(f"{base.name}-{n}")
-    return str(candidate)
+def selection_key(recipe: dict) -> str:
+    """The ``metrics.jsonl`` key ``best`` is chosen by: ``"test/<first test set>/<metric>"``,
+    the metric being the training loss, or the relative L2 for ``"mse"`` (which the
+    evaluation does not report)."""
+    loss = recipe["train"]["loss"]
+    return f"test/{next(iter(recipe['data']['test']))}/{'l2' if loss == 'mse' else loss}"
 
 
-__all__ = ["DEFAULTS", "SCHEMA", "RecipeError", "dump_toml", "load_recipe", "parse_override"]
+def check_recipe(recipe: dict) -> None:
+    """Check what one key's type and range cannot: keys that must agree with each other.
+
+    Raises:
+        RecipeError: naming the key.
+    """
+    data = recipe["data"]
+    if not data["generate"]:
+        if not data["train"]:
+            raise RecipeError("data.train is empty: name a training file, or data.generate")
+        if not data["test"]:
+            raise RecipeError(
+                "data.test is empty: name at least one test file, e.g. "
+                '[data.test] "16" = "test_16.pt"'
+            )
+    for name, path in data["test"].items():
+        if not isinstance(path, str) or not path:
+            raise RecipeError(f"data.test.{name} must be a file path, got {path!r}")
+    groups = recipe["train"]["channel_groups"]
+    if groups and (groups[0] != 0 or any(b <= a for a, b in zip(groups, groups[1:]))):
+        raise RecipeError(
+            f"train.channel_groups = {groups}: expected increasing boundaries from 0, "
+            "e.g. [0, 1, 3, 4]"
+        )
+    if not isinstance(recipe["model"]["hparams"], dict):
+        raise RecipeError("model.hparams must be a table")
+
+
+__all__ = [
+    "DEFAULTS",
+    "SCHEMA",
+    "RecipeError",
+    "check_recipe",
+    "dump_toml",
+    "load_recipe",
+    "parse_override",
+    "selection_key",
+]

@@ -4,25 +4,33 @@ For each test file it computes neuraloperator's relative L2 and H1 errors (mean 
 samples of a file) and the metrics of the benchmark the file comes from (PDEBench, The
 Well, Poseidon: :mod:`opjax.metrics.benchmark`); with ``rollout = N``, also the errors,
 correlations and spectra of N-step rollouts. It writes ``report/metrics.json``,
-``report/metrics.md`` and PNG plots under ``report/``.
+``report/metrics.md``, ``report/warnings.json`` (e.g. that training diverged,
+:mod:`opjax.evaluation.divergence`) and PNG plots under ``report/``.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 
 from opjax.data.formats import detect_format
 from opjax.data.splits import read_split
+from opjax.evaluation.divergence import divergence_warning
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.evaluation.plots import plot_samples
 from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
-from opjax.runs.directory import CONFIG, REPORT, atomic_write
+from opjax.runs.directory import CONFIG, REPORT, atomic_write, read_metrics
 from opjax.runs.loaded_run import load
 from opjax.sharding import batch_sharding, data_mesh
-from opjax.training.recipe import load_recipe
+from opjax.training.recipe import load_recipe, selection_key
+
+log = logging.getLogger("opjax.evaluate")
+
+#: The report's list of warnings about the run (JSON), e.g. that training diverged.
+WARNINGS = "warnings.json"
 
 
 def evaluate_run(
@@ -105,5 +113,11 @@ def evaluate_run(
                 )
             plot_rollout(outcome, report_dir, name)
     atomic_write(os.path.join(report_dir, "metrics.json"), json.dumps(results, indent=2) + "\n")
-    atomic_write(os.path.join(report_dir, "metrics.md"), markdown_table(results))
+    warning = divergence_warning(read_metrics(run_dir), selection_key(config))
+    warnings = [warning] if warning else []
+    atomic_write(os.path.join(report_dir, WARNINGS), json.dumps(warnings) + "\n")
+    notes = "".join(f"\n**Warning**: {w}\n" for w in warnings)
+    atomic_write(os.path.join(report_dir, "metrics.md"), markdown_table(results) + notes)
+    for w in warnings:
+        log.warning("%s: %s", run_dir, w)
     return results

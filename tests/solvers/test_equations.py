@@ -190,7 +190,7 @@ def test_burgers_with_kencarp4_imex_agrees_with_etdrk4():
         [0.5, 1.0],
         dt=0.01,
         solver=diffrax.KenCarp4(),
-        stepsize_controller=diffrax.PIDController(rtol=1e-6, atol=1e-6),
+        stepsize_controller=diffrax.PIDController(rtol=1e-8, atol=1e-8),
     )
     np.testing.assert_allclose(np.asarray(imex), np.asarray(reference), atol=1e-5)
     explicit, implicit = equation.imex_terms().terms

@@ -13,14 +13,8 @@ def test_darcy_recipe_resolves_paths_relative_to_the_recipe():
     assert recipe["data"]["train"].endswith("shared/data/neuralop/darcy_train_16.pt")
     assert Path(recipe["data"]["train"]).is_absolute()
     assert recipe["optimizer"]["lr"] == 8e-3 and recipe["train"]["loss"] == "h1"
-    assert recipe["run_dir"] == "runs/fno_darcy16"
-
-
-def test_default_run_dir_never_reuses_an_existing_one(tmp_path):
-    assert load_recipe(RECIPE)["run_dir"] == "runs/fno_darcy16"
-    (tmp_path / "runs" / "fno_darcy16").mkdir(parents=True)
-    assert load_recipe(RECIPE)["run_dir"] == "runs/fno_darcy16-1"
-    assert load_recipe(RECIPE, ["run_dir=mine"])["run_dir"] == str(tmp_path / "mine")
+    # The run directory runs/<name> is chosen (claimed) when training starts.
+    assert recipe["name"] == "fno_darcy16" and recipe["run_dir"] == ""
 
 
 def test_overrides_parse_toml_values_and_nested_keys():
@@ -44,7 +38,7 @@ def test_unknown_key_names_the_closest_valid_key(tmp_path):
 
 
 def test_wrong_types_and_choices_are_errors():
-    with pytest.raises(RecipeError, match="'train.epochs' must be int"):
+    with pytest.raises(RecipeError, match="'train.epochs' must be an integer"):
         load_recipe(None, ['train.epochs="ten"'])
     with pytest.raises(
         RecipeError,

@@ -144,7 +144,8 @@ def test_incomplete_checkpoint_is_never_restored(reference_run, tmp_path):
 def test_data_parallel_over_four_devices_matches_one(reference_run, neuralop_data, tmp_path):
     ref_dir, _ = reference_run
     run_dir = tmp_path / "four"
-    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=4"
+    env = {**os.environ, "XLA_FLAGS": flags.strip()}
     script = (
         "import jax, sys; assert jax.device_count() == 4, jax.devices();"
         "from opjax.workflows import load_recipe, train;"

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import os
 
+import h5py
+
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, parse_field_key, read_sample
 from opjax.data.formats.hdf5 import closed_on_failure, open_hdf5
@@ -53,6 +55,9 @@ def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
             raise DataFormatError(
                 f"{path}: incomplete dataset ({written} of {total} samples written)"
             )
+        for name, dataset in f.get("fields", {}).items():
+            if not isinstance(dataset, h5py.Dataset):
+                raise DataFormatError(f"{path}: /fields/{name} is a group, not a dataset")
         fields = {
             name: ArrayField(
                 name=name,

@@ -10,7 +10,12 @@ and rebuilds tensors with ``torch._utils._rebuild_tensor_v2(storage, offset, siz
 The unpickler here resolves only those few names (tensor rebuilds, storage types,
 ``collections.OrderedDict``) and plain containers; any other global in the pickle is refused
 with :class:`UnsafePickleError` before anything is called. Strides and offsets are checked
-against the storage size, so a corrupt file raises instead of reading out of bounds.
+against the storage size, so a corrupt file raises instead of reading out of bounds, and
+the tensors of one file may not claim more bytes in all than its archive holds (a tensor
+that repeats a few stored values over a huge shape, by zero strides, is refused before
+any memory is asked for). Every load resolves the allowed names to objects of its own,
+so nothing a pickle does to them (its ``BUILD`` opcode sets attributes) reaches a later
+load.
 Readers of archives that also hold other harmless names subclass :class:`ArchiveUnpickler`
 and open them with :func:`unpickle_archive`.
 """
@@ -18,7 +23,9 @@ and open them with :func:`unpickle_archive`.
 from __future__ import annotations
 
 import collections
+import functools
 import io
+import math
 import os
 import pickle
 import zipfile
@@ -56,18 +63,44 @@ class _StorageType:
         self.dtype = np.dtype(_STORAGE_DTYPES[name])
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *unused):
+class _TensorBudget:
+    """The bytes the tensors of one file may still claim (at first, the file's size)."""
+
+    def __init__(self, limit: int, path: str):
+        self.left = limit
+        self.limit = limit
+        self.path = path
+
+    def spend(self, size: tuple[int, ...], dtype: np.dtype) -> None:
+        claimed = math.prod(size) * dtype.itemsize
+        if claimed > self.left:
+            raise DataFormatError(
+                f"{self.path}: a tensor of size {size} ({claimed} bytes) takes the file's "
+                f"tensors past the {self.limit} bytes the file holds; refusing to build it"
+            )
+        self.left -= claimed
+
+
+def _rebuild_tensor(budget: _TensorBudget, storage, storage_offset, size, stride, *unused):
     """``torch._utils._rebuild_tensor_v2`` for numpy: a strided view, copied out."""
+    if not isinstance(storage, np.ndarray) or storage.ndim != 1:
+        raise DataFormatError(f"{budget.path}: a tensor is built from a non-storage")
     size, stride = tuple(size), tuple(stride)
-    if len(size) != len(stride) or any(s < 0 for s in size) or any(s < 0 for s in stride):
-        raise DataFormatError(f"tensor with size {size} and stride {stride} is malformed")
+    if len(size) != len(stride) or not all(
+        isinstance(n, int) and n >= 0 for n in (*size, *stride, storage_offset)
+    ):
+        raise DataFormatError(
+            f"{budget.path}: tensor with size {size}, stride {stride} and offset "
+            f"{storage_offset} is malformed"
+        )
+    budget.spend(size, storage.dtype)
     if 0 in size:
         return np.zeros(size, storage.dtype)
     last = storage_offset + sum((n - 1) * s for n, s in zip(size, stride))
-    if storage_offset < 0 or last >= storage.size:
+    if last >= storage.size:
         raise DataFormatError(
-            f"tensor of size {size}, stride {stride}, offset {storage_offset} reads past its "
-            f"storage of {storage.size} elements"
+            f"{budget.path}: tensor of size {size}, stride {stride}, offset {storage_offset} "
+            f"reads past its storage of {storage.size} elements"
         )
     view = np.lib.stride_tricks.as_strided(
         storage[storage_offset:],
@@ -82,12 +115,14 @@ def _rebuild_parameter(data, requires_grad, backward_hooks, *unused):
     return data
 
 
-_ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
-}
+def _allowed_globals(budget: _TensorBudget) -> dict[tuple[str, str], Any]:
+    """The names a ``torch.save`` pickle may use, as fresh objects for one load."""
+    return {
+        ("torch._utils", "_rebuild_tensor_v2"): functools.partial(_rebuild_tensor, budget),
+        ("torch._utils", "_rebuild_parameter"): functools.partial(_rebuild_parameter),
+        ("collections", "OrderedDict"): collections.OrderedDict,
+        **{("torch", name): _StorageType(name) for name in _STORAGE_DTYPES},
+    }
 
 
 class ArchiveUnpickler(pickle.Unpickler):
@@ -100,7 +135,8 @@ class ArchiveUnpickler(pickle.Unpickler):
     """
 
     #: Extra ``(module, name) -> value`` a subclass allows: harmless stand-ins for names
-    #: its files store (never anything that reads, writes or runs code).
+    #: its files store (never anything that reads, writes or runs code), immutable (a
+    #: pickle's ``BUILD`` cannot change them), as a tuple or a type of the standard library.
     inert_globals: Mapping[tuple[str, str], Any] = {}
 
     def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str, path: str):
@@ -108,6 +144,8 @@ class ArchiveUnpickler(pickle.Unpickler):
         self._archive = archive
         self._prefix = prefix
         self._path = path
+        held = sum(info.file_size for info in archive.infolist())  # uncompressed bytes
+        self._globals = _allowed_globals(_TensorBudget(held, path))
         order = f"{prefix}/byteorder"
         names = archive.namelist()
         self._byteorder = archive.read(order).decode().strip() if order in names else "little"
@@ -116,8 +154,8 @@ class ArchiveUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str):
         key = (module, name)
-        if key in _ALLOWED_GLOBALS:
-            return _ALLOWED_GLOBALS[key]
+        if key in self._globals:
+            return self._globals[key]
         if key in self.inert_globals:
             return self.inert_globals[key]
         raise self.refusal(module, name)

@@ -26,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from opjax.data.generation.problems import PROBLEMS
-from opjax.recipe_tables import RecipeError, RecipeSchema
+from opjax.recipe_tables import (
+    ABOVE_ZERO,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    Range,
+    RecipeError,
+    RecipeSchema,
+)
 
 DEFAULTS: dict[str, Any] = {
     "problem": "",
@@ -43,14 +51,29 @@ SCHEMA = RecipeSchema(
     free_tables=frozenset({("parameters",), ("splits",)}),
     path_keys=frozenset({("output",)}),
     choices={("precision",): ("float32", "float64")},
+    ranges={("seed",): SEED, ("chunk_size",): POSITIVE},
 )
+
+#: The problems' parameters that may be zero (or, for ``ANY_SIGN``, negative); every other
+#: number a problem takes (grid points, times, steps, lengths, field scales) must be
+#: positive, and every number finite.
+MAY_BE_ZERO = frozenset({"viscosity", "drag", "burn_in", "domain_jitter", "amplitude"})
+ANY_SIGN = frozenset({"velocity", "forcing", "forcing_amplitude"})
+
+
+def _parameter_range(name: str) -> Range:
+    if name in ANY_SIGN:
+        return Range()
+    return NON_NEGATIVE if name in MAY_BE_ZERO else ABOVE_ZERO
 
 
 def _parameters(problem: str, base: dict, update: dict, where: str) -> dict:
-    """``base`` (problem parameters) updated by ``update``, with unknown keys named."""
+    """``base`` (problem parameters) updated by ``update``, with unknown keys and values
+    out of range named."""
     merged = copy.deepcopy(base)
+    ranges = {(name,): _parameter_range(name) for name in base}
     try:
-        RecipeSchema(defaults=base).merge(merged, update)
+        RecipeSchema(defaults=base, ranges=ranges).merge(merged, update)
     except RecipeError as err:
         raise RecipeError(f"{where}: {err} (problem {problem!r})") from None
     return merged
@@ -68,8 +91,6 @@ def load_dataset_recipe(path: str | os.PathLike | None = None, overrides=()) -> 
         raise RecipeError(
             f"recipe key 'problem' is {problem!r}; expected one of {sorted(PROBLEMS)}"
         )
-    if recipe["chunk_size"] < 1:
-        raise RecipeError(f"recipe key 'chunk_size' must be positive, got {recipe['chunk_size']}")
     defaults = PROBLEMS[problem].DEFAULTS
     recipe["parameters"] = _parameters(problem, defaults, recipe["parameters"], "parameters")
     if not recipe["splits"]:

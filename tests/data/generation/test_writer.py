@@ -49,7 +49,8 @@ def burgers(tmp_path_factory):
 
 def test_layout_and_attributes(burgers):
     recipe, files = burgers
-    assert sorted(os.listdir(recipe["output"])) == ["test.h5", "train.h5"]
+    files_seen = sorted(os.listdir(recipe["output"]))
+    assert files_seen == [".test.h5.lock", ".train.h5.lock", "test.h5", "train.h5"]
     arrays, attrs = read_all(files["train"])
     assert arrays["fields/u"].shape == (10, 3, 32) and arrays["fields/u"].dtype == np.float32
     np.testing.assert_allclose(arrays["times"], [0.0, 0.5, 1.0])
