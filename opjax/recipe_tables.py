@@ -6,8 +6,8 @@ the keys that hold file paths, and the keys restricted to a few choices. Reading
 merges it into the defaults: an unknown key is an error naming the closest valid key, a
 value of the wrong type (a float where a count is meant, say) or out of its :class:`Range`
 (a count that is not positive, a negative learning rate, NaN) is an error naming the key.
-``--set key=value`` overrides are parsed as TOML values. Paths in a recipe file are relative to that file; paths in
-overrides are relative to the working directory.
+``--set key=value`` overrides are parsed as TOML values. Paths in a recipe file are
+relative to that file; paths in overrides are relative to the working directory.
 """
 
 from __future__ import annotations
