@@ -114,6 +114,9 @@ class RunCheckpoints:
             for which, keep in _KEEP.items()
         }
         self._unsummed: list[tuple[str, int]] = []  # committed, checksums not yet written
+        # (which, step) -> checksum_problem: a committed step's files never change under
+        # this process, so each is hashed once however often it is asked about.
+        self._checked: dict[tuple[str, int], str | None] = {}
 
     def _step_dir(self, which: str, step: int) -> Path:
         return Path(self._managers[which].directory) / str(step)
@@ -141,7 +144,9 @@ class RunCheckpoints:
         self._finish_saves()
         verify, intact = self._verifies(), []
         for step in sorted(self._managers[which].all_steps(), reverse=True):
-            problem = checksum_problem(self._step_dir(which, step)) if verify else None
+            if verify and (which, step) not in self._checked:
+                self._checked[which, step] = checksum_problem(self._step_dir(which, step))
+            problem = self._checked.get((which, step)) if verify else None
             if problem is None:
                 intact.append(step)
             else:
@@ -155,6 +160,7 @@ class RunCheckpoints:
             return
         log.warning("checkpoint %s %s; deleting it", step_dir, problem)
         shutil.rmtree(step_dir, ignore_errors=True)
+        self._checked.pop((which, step), None)
         self._managers[which].reload()
 
     def latest_step(self, which: str = "latest") -> int | None:

@@ -207,11 +207,17 @@ def selection_key(recipe: dict) -> str:
 
 
 def check_recipe(recipe: dict) -> None:
-    """Check what one key's type and range cannot: keys that must agree with each other.
+    """Check the ranges of a recipe's numbers (again, for a recipe built in code rather than
+    read by :func:`load_recipe`) and what one key cannot: keys that must agree.
 
     Raises:
         RecipeError: naming the key.
     """
+    for path in SCHEMA.ranges:
+        table = recipe
+        for key in path[:-1]:
+            table = table[key]
+        SCHEMA.check_range(path, table[path[-1]])
     data = recipe["data"]
     if not data["generate"]:
         if not data["train"]:
