@@ -78,7 +78,9 @@ def build_model(name: str, hparams: Mapping[str, Any]) -> nn.Module:
     module docstring).
 
     Raises:
-        HyperparameterError: naming the model and the hyperparameter.
+        KeyError: an unknown model or hyperparameter name, with the closest known one.
+        HyperparameterError: a missing hyperparameter, or one of the wrong kind or out of
+            range, naming the model and the hyperparameter.
     """
     cls = model_class(name)
     if not isinstance(hparams, Mapping):
@@ -88,7 +90,7 @@ def build_model(name: str, hparams: Mapping[str, Any]) -> nn.Module:
         if key not in fields:
             hint = difflib.get_close_matches(key, fields, n=1)
             suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
-            raise HyperparameterError(f"model {name!r} has no hyperparameter {key!r}{suggestion}")
+            raise KeyError(f"model {name!r} has no hyperparameter {key!r}{suggestion}")
         _check_hparam(name, key, value, fields[key].type)
     missing = [
         key

@@ -168,7 +168,8 @@ SCHEMA = RecipeSchema(
         **{("data", "window", key): POSITIVE for key in ("k", "m", "stride", "time_step")},
         ("data", "window", "max_states"): NON_NEGATIVE,
         ("data", "window", "time_scale"): NON_NEGATIVE,
-        ("optimizer", "lr"): ABOVE_ZERO,
+        # lr = 0 freezes the weights (a fine-tuning check that the trunk is carried over).
+        ("optimizer", "lr"): NON_NEGATIVE,
         ("optimizer", "eps"): ABOVE_ZERO,
         ("optimizer", "gamma"): ABOVE_ZERO,
         ("optimizer", "b1"): FRACTION,
