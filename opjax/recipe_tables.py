@@ -53,10 +53,10 @@ class Range:
     def __str__(self) -> str:
         parts = []
         if self.low is not None:
-            parts.append(f"{self.low:g} {'<' if self.low_open else '<='}")
+            parts.append(f"{self.low!r} {'<' if self.low_open else '<='}")
         parts.append("value")
         if self.high is not None:
-            parts.append(f"{'<=' if self.high_closed else '<'} {self.high:g}")
+            parts.append(f"{'<=' if self.high_closed else '<'} {self.high!r}")
         return "a finite " + " ".join(parts) if len(parts) > 1 else "a finite value"
 
 
@@ -110,7 +110,11 @@ class RecipeSchema:
         return RecipeError(f"unknown recipe key {dotted!r}{suggestion}")
 
     def merge(self, base: dict, update: dict, prefix: tuple = ()) -> None:
-        """Update ``base`` (a copy of the defaults) in place with ``update``, checked."""
+        """Update ``base`` (a copy of the defaults) in place with ``update``, checked.
+
+        A table updates the keys it names; an empty free table (``data.test = {}``) empties
+        the table it updates, rather than being a silent no-op.
+        """
         for key, value in update.items():
             path = (*prefix, key)
             if prefix in self.free_tables:
@@ -123,6 +127,8 @@ class RecipeSchema:
             if isinstance(default, dict):
                 if not isinstance(value, dict):
                     raise RecipeError(f"recipe key {dotted!r} must be a table")
+                if not value and path in self.free_tables:
+                    default.clear()
                 self.merge(default, value, path)
                 continue
             if not _same_kind(default, value):

@@ -125,3 +125,17 @@ def test_convert_neuralop_then_evaluate_on_the_converted_model(tmp_path, capsys)
     np.testing.assert_allclose(prediction, expected["tfno2d_cp/y0"], rtol=1e-5, atol=1e-5)
     assert main(["convert", "neuralop", str(tmp_path / "missing"), str(tmp_path / "x")]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_evaluate_warns_of_a_run_whose_error_grew(cli_run, tmp_path, capsys):
+    import shutil
+
+    assert json.loads((cli_run / "report" / "warnings.json").read_text()) == []
+    run = tmp_path / "diverged"
+    shutil.copytree(cli_run, run, ignore=shutil.ignore_patterns(".lock"))
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps({"epoch": 2, "test/16/l2": 1e4, "test/16/h1": 1e4}) + "\n")
+    assert main(["evaluate", str(run)]) == 0
+    (warning,) = json.loads((run / "report" / "warnings.json").read_text())
+    assert warning.startswith("the run diverged: the final test/16/h1 is 1e+04")
+    assert f"**Warning**: {warning}" in (run / "report" / "metrics.md").read_text()

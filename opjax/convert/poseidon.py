@@ -35,7 +35,7 @@ from safetensors.numpy import load_file
 from opjax.convert.converted_run import ensure_free, write_converted_run
 from opjax.data.errors import DataFormatError
 from opjax.data.formats.torch_archive import load_torch_archive
-from opjax.models.scot import ScOT
+from opjax.models.registry import build_model
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +287,7 @@ def scot_params_from_state(
 
 def model_from_checkpoint(checkpoint: PoseidonCheckpoint):
     """``(model, params)`` from a folder read by :func:`read_poseidon`."""
-    model = ScOT(**scot_hparams_from_config(checkpoint.config))
+    model = build_model("scot", scot_hparams_from_config(checkpoint.config))
     source = ", ".join(str(p) for p in checkpoint.weights)
     return model, scot_params_from_state(checkpoint.state, model, source)
 
