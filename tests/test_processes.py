@@ -1,5 +1,6 @@
-"""Two opjax processes at once, as a user starts them in two terminals: both succeed, neither
-damages the other's files, and a run directory in use is refused by name."""
+"""opjax as real processes: two at once, as a user starts them in two terminals (both
+succeed, neither damages the other's files, a run directory in use is refused by name), and
+a training that fails while its checkpoint managers run (one line, nothing left behind)."""
 
 import json
 import os
@@ -125,3 +126,23 @@ def test_a_run_directory_in_use_is_refused_by_name(tmp_path, capsys):
         except OSError:
             assert time.monotonic() < deadline
             time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_training_that_reaches_nan_stops_with_one_line_and_leaves_nothing(
+    neuralop_data, tmp_path
+):
+    """Exit code 3 and one line on stderr (no absl or traceback noise from the checkpoint
+    managers, which are running by then); no run directory left to refuse the next run."""
+    from tests.conftest import tiny_darcy_overrides
+
+    overrides = tiny_darcy_overrides(neuralop_data, tmp_path / "run") + ["optimizer.lr=1e4"]
+    recipe = str(REPO / "train" / "fno_darcy16.toml")
+    code, log = _finish(
+        _start("train", recipe, "--quiet", *[a for o in overrides for a in ("--set", o)])
+    )
+    assert code == 3
+    (line,) = log.strip().splitlines()
+    assert line.startswith("opjax: error: non-finite training loss (nan)"), log
+    assert "No checkpoint had been saved yet" in line
+    assert not (tmp_path / "run").exists()
