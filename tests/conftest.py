@@ -64,3 +64,18 @@ def tiny_darcy_overrides(data: Path, run_dir: Path, epochs: int = 3) -> list[str
         "train.eval_batch_size=8",
         "optimizer.cosine_t_max=0",
     ]
+
+
+def tiny_burgers_recipe(n_train: int, n_test: int, points: int = 64) -> str:
+    """A dataset recipe (TOML text) for a seconds-long ``opjax generate`` of 1D Burgers."""
+    return f"""problem = "burgers1d"
+chunk_size = 4
+[parameters]
+solver_points = {4 * points}
+points = {points}
+n_times = 3
+dt = 0.005
+[splits]
+train = {n_train}
+test = {n_test}
+"""

@@ -10,22 +10,12 @@ import numpy as np
 import pytest
 
 from opjax.cli import main
-from tests.conftest import REPO, tiny_darcy_overrides
+from tests.conftest import REPO, tiny_burgers_recipe, tiny_darcy_overrides
 
 RECIPE = str(REPO / "train" / "fno_darcy16.toml")
 POSEIDON = REPO / "tests" / "fixtures" / "poseidon" / "conditioned"
 DARCY_RUN_V010 = REPO / "tests" / "fixtures" / "runs_v010" / "darcy_fno"
-TINY_BURGERS = """problem = "burgers1d"
-chunk_size = 8
-[parameters]
-solver_points = 256
-points = 64
-n_times = 3
-dt = 0.005
-[splits]
-train = 8
-test = 4
-"""
+TINY_BURGERS = tiny_burgers_recipe(8, 4)
 
 
 def _one_line_error(capsys) -> str:

@@ -10,7 +10,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from opjax.cli import main
-from tests.conftest import REPO, tiny_darcy_overrides
+from tests.conftest import REPO, tiny_burgers_recipe, tiny_darcy_overrides
 
 RECIPE = str(REPO / "train" / "fno_darcy16.toml")
 
@@ -54,17 +54,7 @@ def test_errors_are_one_clear_line(cli_run, tmp_path, capsys):
     assert "give no recipe" in capsys.readouterr().err
 
 
-TINY_BURGERS = """problem = "burgers1d"
-chunk_size = 8
-[parameters]
-solver_points = 256
-points = 64
-n_times = 3
-dt = 0.005
-[splits]
-train = 24
-test = 8
-"""
+TINY_BURGERS = tiny_burgers_recipe(24, 8)
 
 
 def test_generate_writes_every_split(tmp_path, capsys):

@@ -13,19 +13,9 @@ import pytest
 
 from opjax.cli import main
 from opjax.file_locks import hold_or_refuse
-from tests.conftest import REPO
+from tests.conftest import REPO, tiny_burgers_recipe
 
-TINY_BURGERS = """problem = "burgers1d"
-chunk_size = 4
-[parameters]
-solver_points = 128
-points = 32
-n_times = 3
-dt = 0.005
-[splits]
-train = 16
-test = 4
-"""
+TINY_BURGERS = tiny_burgers_recipe(16, 4, points=32)
 TINY_TRAINING = [
     "data.generate='tiny.toml'",
     "train.epochs=2",
