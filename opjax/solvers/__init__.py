@@ -8,10 +8,13 @@ from opjax.solvers.equations import (
     Burgers,
     Darcy2D,
     Diffusion,
+    DirichletDiffusion2D,
+    ExplicitEquation,
     KortewegDeVries,
     KuramotoSivashinsky,
     NavierStokes2D,
     SemiLinearEquation,
+    UpwindBurgers,
 )
 from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
 from opjax.solvers.grid import PeriodicGrid
@@ -32,11 +35,14 @@ __all__ = [
     "Burgers",
     "Darcy2D",
     "Diffusion",
+    "DirichletDiffusion2D",
+    "ExplicitEquation",
     "ETDRK",
     "KortewegDeVries",
     "KuramotoSivashinsky",
     "NavierStokes2D",
     "SemiLinearEquation",
+    "UpwindBurgers",
     "simulate",
     "PeriodicGrid",
     "SemiLinearTerm",

@@ -1,11 +1,13 @@
-"""``simulate(equation, u0, save_times)``: a trajectory of a pseudo-spectral equation.
+"""``simulate(equation, u0, save_times)``: a trajectory of an equation.
 
-The solve is one ``diffrax.diffeqsolve``: ETDRK4 by default, stepping with ``dt`` and
-landing exactly on every save time (``diffrax.StepTo``), so saved states are solver
-states, not interpolations. Any diffrax solver works through the equation's vector field
-(pass ``solver`` and ``stepsize_controller``, e.g. ``Tsit5`` with a ``PIDController``),
-and IMEX solvers (``KenCarp4``) get the split into an explicit nonlinear and an implicit
-linear term.
+The solve is one ``diffrax.diffeqsolve`` of a pseudo-spectral
+:class:`~opjax.solvers.equations.base.SemiLinearEquation` (ETDRK4 by default) or an
+:class:`~opjax.solvers.equations.explicit.ExplicitEquation` (forward Euler by default),
+stepping with ``dt`` and landing exactly on every save time (``diffrax.StepTo``), so saved
+states are solver states, not interpolations. Any diffrax solver works through the
+equation's vector field (pass ``solver`` and ``stepsize_controller``, e.g. ``Tsit5`` with
+a ``PIDController``), and IMEX solvers (``KenCarp4``) get a semilinear equation's split
+into an explicit nonlinear and an implicit linear term.
 It runs under ``jit``, ``vmap`` and ``grad``; ``adjoint`` selects how gradients are
 computed (default: recursive checkpointing).
 """
@@ -19,7 +21,7 @@ import jax
 import numpy as np
 
 from opjax.solvers.equations.base import SemiLinearEquation
-from opjax.solvers.etdrk import ETDRK
+from opjax.solvers.equations.explicit import ExplicitEquation
 
 
 def step_times(t0: float, save_times: np.ndarray, dt: float) -> np.ndarray:
@@ -33,7 +35,7 @@ def step_times(t0: float, save_times: np.ndarray, dt: float) -> np.ndarray:
 
 
 def simulate(
-    equation: SemiLinearEquation,
+    equation: SemiLinearEquation | ExplicitEquation,
     u0: jax.Array,
     save_times,
     *,
@@ -49,19 +51,18 @@ def simulate(
 
     Args:
         equation: the PDE.
-        u0: initial field(s), ``[..., *equation.grid.shape]``.
+        u0: initial field(s), ``[..., *equation.shape]``.
         save_times: increasing times ``> t0`` (concrete values).
         dt: the step (required unless an adaptive ``stepsize_controller`` is given).
-        solver: default ``ETDRK(4, dt)``.
+        solver: default ``equation.default_solver(dt)``.
     """
-    rank = equation.grid.rank
-    if u0.shape[u0.ndim - rank :] != equation.grid.shape:
-        raise ValueError(
-            f"u0 of shape {u0.shape} does not end in the grid shape {equation.grid.shape}"
-        )
+    shape = equation.shape
+    rank = len(shape)
+    if u0.shape[u0.ndim - rank :] != shape:
+        raise ValueError(f"u0 of shape {u0.shape} does not end in the grid shape {shape}")
     if u0.ndim > rank:
         batch = u0.shape[: u0.ndim - rank]
-        flat = u0.reshape(-1, *equation.grid.shape)
+        flat = u0.reshape(-1, *shape)
         solve_one = lambda u: simulate(  # noqa: E731
             equation,
             u,
@@ -88,10 +89,13 @@ def simulate(
     else:
         dt0 = dt
     if solver is None:
-        if dt is None:
-            raise ValueError("the default ETDRK4 solver needs dt")
-        solver = ETDRK(4, dt)
+        solver = equation.default_solver(dt)
     wants_split = getattr(solver.term_structure, "__origin__", None) is diffrax.MultiTerm
+    if wants_split and not isinstance(equation, SemiLinearEquation):
+        raise ValueError(
+            f"{type(solver).__name__} splits a stiff linear part off, which only a "
+            f"SemiLinearEquation has; {type(equation).__name__} is one vector field"
+        )
     solution = diffrax.diffeqsolve(
         equation.imex_terms() if wants_split else equation.term(),
         solver,

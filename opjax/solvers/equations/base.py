@@ -14,7 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from opjax.solvers.etdrk import SemiLinearTerm
+from opjax.solvers.etdrk import ETDRK, SemiLinearTerm
 from opjax.solvers.grid import PeriodicGrid
 
 
@@ -26,6 +26,16 @@ class SemiLinearEquation(eqx.Module):
     """
 
     grid: PeriodicGrid = eqx.field(static=True)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.grid.shape
+
+    def default_solver(self, dt: float | None) -> diffrax.AbstractSolver:
+        """ETDRK4 with step ``dt``: exact for the stiff linear part."""
+        if dt is None:
+            raise ValueError("the default ETDRK4 solver needs dt")
+        return ETDRK(4, dt)
 
     def wavenumbers(self) -> list[jax.Array]:
         return self.grid.wavenumbers(jnp.result_type(float))
