@@ -6,6 +6,7 @@ fields ``x [batch, *space, in_channels]``.
 
 from opjax.models.fno import FNO
 from opjax.models.lsm import LSM
+from opjax.models.phirom import PhiROM, latent_rollout
 from opjax.models.refiner import PDERefiner, refinement_samples
 from opjax.models.registry import (
     build_model,
@@ -21,10 +22,12 @@ __all__ = [
     "FNO",
     "LSM",
     "PDERefiner",
+    "PhiROM",
     "ScOT",
     "UNet",
     "build_model",
     "hparam_names",
+    "latent_rollout",
     "model_hparams",
     "refinement_samples",
     "register",

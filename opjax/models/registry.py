@@ -21,9 +21,11 @@ _REGISTRY: dict[str, type[nn.Module]] = {}
 _NOT_HPARAMS = {"parent", "name"}
 
 #: Hyperparameters that may be 0: paddings, optional inputs, a stage without skips.
-MAY_BE_ZERO = frozenset({"padding", "domain_padding", "n_condition_params", "skip_connections"})
-#: Hyperparameters of either sign.
-ANY_SIGN = frozenset({"difference_weight"})
+MAY_BE_ZERO = frozenset(
+    {"padding", "domain_padding", "n_condition_params", "skip_connections", "n_params"}
+)
+#: Hyperparameters of either sign (finite).
+ANY_SIGN = frozenset({"difference_weight", "coords_low", "coords_high", "params_mean"})
 
 # The value kinds a field's annotation (a string, under ``from __future__ import
 # annotations``) asks for; fields with other annotations are checked for their numbers only.

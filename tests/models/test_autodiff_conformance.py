@@ -24,7 +24,7 @@ from opjax.models import registered_models
 from tests.models.test_conformance import CONFORMANCE, init
 
 # One rank per family: compiling the derivatives dominates the suite's time.
-RANKS = {"fno": 2, "lsm": 1, "refiner": 1, "scot": 2, "unet": 1}
+RANKS = {"fno": 2, "lsm": 1, "phirom": 2, "refiner": 1, "scot": 2, "unet": 1}
 CASES = sorted(RANKS.items())
 
 # Central differences in float64: error ~ EPS^2 |f'''| + 1e-16 |f| / EPS. The step is small

@@ -7,7 +7,8 @@ each (family, rank) the suite checks the model contract: the output shape
 key gives the same parameters and outputs, an Orbax save/restore round trip, a rebuild from
 the model card (``model_hparams`` -> ``build_model``), for families that claim it,
 evaluation at another resolution, and both modes of autodiff (``tests/models/
-test_autodiff_conformance.py``).
+test_autodiff_conformance.py``). A decoder of latent codes (Phi-ROM) is called with the
+coordinates as ``x`` and a latent ``[batch, latent_dim]`` in place of ``t``.
 """
 
 import dataclasses
@@ -18,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from opjax.models import build_model, model_hparams, registered_models
+from opjax.models import build_model, hparam_names, model_hparams, registered_models
 from opjax.runs import RunCheckpoints
 
 
@@ -28,6 +29,7 @@ class Family:
     shapes: dict  # rank -> spatial shape used in the checks
     other_resolution: dict | None = None  # rank -> another spatial shape (if claimed)
     conditioned: bool = False  # takes a lead time t [batch]
+    latent_dim: int = 0  # takes a latent code [batch, latent_dim] (x: the coordinates)
 
 
 CONFORMANCE = {
@@ -63,6 +65,22 @@ CONFORMANCE = {
         },
         shapes={1: (16,), 2: (16, 16)},
         other_resolution={1: (32,), 2: (32, 16)},
+    ),
+    "phirom": Family(
+        hparams={
+            1: {"latent_dim": 3, "decoder": "mlp", "decoder_width": 8, "decoder_depth": 2},
+            2: {
+                "latent_dim": 3,
+                "decoder": "hyper",
+                "decoder_width": 8,
+                "decoder_depth": 2,
+                "coords_low": (-1.0, -2.0, 0.0),
+                "coords_high": (1.0, 2.0, 3.0),
+            },
+        },
+        shapes={1: (16,), 2: (8, 12)},
+        other_resolution={1: (24,), 2: (12, 16)},
+        latent_dim=3,
     ),
     "refiner": Family(
         hparams={
@@ -124,14 +142,18 @@ CASES = [(name, rank) for name, fam in sorted(CONFORMANCE.items()) for rank in s
 
 
 def build(name, rank):
-    hparams = {**CONFORMANCE[name].hparams[rank], "in_channels": IN, "out_channels": OUT}
-    return build_model(name, hparams)
+    channels = {"in_channels": IN, "out_channels": OUT}
+    hparams = {k: v for k, v in channels.items() if k in hparam_names(name)}
+    return build_model(name, {**CONFORMANCE[name].hparams[rank], **hparams})
 
 
 def inputs(name, rank, shape=None, seed=0):
     shape = shape or CONFORMANCE[name].shapes[rank]
     x = jax.random.normal(jax.random.PRNGKey(seed), (BATCH, *shape, IN))
-    t = jnp.linspace(0.1, 0.9, BATCH) if CONFORMANCE[name].conditioned else None
+    family = CONFORMANCE[name]
+    t = jnp.linspace(0.1, 0.9, BATCH) if family.conditioned else None
+    if family.latent_dim:
+        t = jax.random.normal(jax.random.PRNGKey(seed + 1), (BATCH, family.latent_dim))
     return x, t
 
 

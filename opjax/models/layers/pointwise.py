@@ -42,15 +42,21 @@ def channel_matmul(x: jax.Array, matrix: jax.Array) -> jax.Array:
 
 
 class PointwiseLinear(nn.Module):
-    """``[..., in] -> [..., features]``: ``y = x W + b`` at every grid point."""
+    """``[..., in] -> [..., features]``: ``y = x W + b`` at every grid point.
+
+    ``W`` is drawn from ``U(-g / sqrt(fan_in), g / sqrt(fan_in))`` with ``g = kernel_gain``
+    (1: PyTorch's default; ``sqrt(6)``: He's uniform initialisation), ``b`` with ``g = 1``.
+    """
 
     features: int
     use_bias: bool = True
+    kernel_gain: float = 1.0
 
     @nn.compact
     def __call__(self, x: jax.Array) -> jax.Array:
         fan_in = x.shape[-1]
-        kernel = self.param("kernel", torch_uniform(fan_in), (fan_in, self.features))
+        kernel_init = torch_uniform(fan_in / self.kernel_gain**2)
+        kernel = self.param("kernel", kernel_init, (fan_in, self.features))
         y = channel_matmul(x, kernel)
         if self.use_bias:
             bias = self.param("bias", torch_uniform(fan_in), (self.features,))
