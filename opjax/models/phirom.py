@@ -8,7 +8,8 @@ A field ``u(t, x)`` with ``C`` channels is represented by a latent code ``alpha(
 * the **decoder** ``D(x, alpha) [C]`` evaluates the field at any coordinates ``x [d]``
   (:class:`~opjax.models.layers.hyper_decoder.HyperDecoder`, ``decoder = "hyper"``, or
   :class:`~opjax.models.layers.sine_mlp_decoder.SineMLPDecoder`, ``"mlp"``), after mapping
-  the coordinates from ``[coords_low, coords_high]`` to ``[-1, 1]`` (when given);
+  the coordinates from ``[coords_low, coords_high]`` to ``[-1, 1]`` and its output from
+  unit scale to the field's (``field_std y + field_mean`` per channel), when given;
 * the **dynamics** ``d alpha / dt = psi(alpha, mu)``
   (:class:`~opjax.models.layers.latent_dynamics.LatentDynamics`), with the PDE
   parameters normalised as ``(mu - params_mean) / params_std``; :func:`latent_rollout`
@@ -53,6 +54,8 @@ class PhiROM(nn.Module):
         n_trajectories, n_times: the shape of the training latent memory.
         coords_low, coords_high: the coordinate box mapped to ``[-1, 1]`` (empty: none).
         params_mean, params_std: the PDE parameters' normalisation (empty: none).
+        field_mean, field_std: per channel, the decoder's output ``y`` becomes the field
+            ``u = field_std y + field_mean`` (empty: ``u = y``).
         ode_solver: the diffrax solver class that integrates the dynamics by default.
     """
 
@@ -70,6 +73,8 @@ class PhiROM(nn.Module):
     coords_high: Sequence[float] = ()
     params_mean: Sequence[float] = ()
     params_std: Sequence[float] = ()
+    field_mean: Sequence[float] = ()
+    field_std: Sequence[float] = ()
     ode_solver: str = "Bosh3"
 
     def __post_init__(self):
@@ -91,6 +96,13 @@ class PhiROM(nn.Module):
             raise HyperparameterError(
                 f"model 'phirom': coords_low {self.coords_low} and coords_high {self.coords_high} "
                 "must have one bound per axis each"
+            )
+        if len(self.field_mean) != len(self.field_std) or (
+            self.field_mean and len(self.field_mean) != self.out_channels
+        ):
+            raise HyperparameterError(
+                f"model 'phirom': field_mean {self.field_mean} and field_std {self.field_std} "
+                f"need one value per channel ({self.out_channels})"
             )
         if len(self.params_mean) != len(self.params_std) or (
             self.params_mean and len(self.params_mean) != self.n_params
@@ -135,7 +147,12 @@ class PhiROM(nn.Module):
             low = jnp.asarray(self.coords_low, flat.dtype).reshape(1, 1, d)
             high = jnp.asarray(self.coords_high, flat.dtype).reshape(1, 1, d)
             flat = 2 * (flat - low) / (high - low) - 1
-        return self.decoder_net(flat, latent).reshape(batch, *points, self.out_channels)
+        y = self.decoder_net(flat, latent)
+        if self.field_mean:
+            shape = (1, 1, self.out_channels)
+            std = jnp.asarray(self.field_std, y.dtype).reshape(shape)
+            y = std * y + jnp.asarray(self.field_mean, y.dtype).reshape(shape)
+        return y.reshape(batch, *points, self.out_channels)
 
     def velocity(self, latent: jax.Array, z: jax.Array | None = None) -> jax.Array:
         """``psi(alpha, mu)``: ``latent [..., k]``, ``z [..., n_params]`` -> ``[..., k]``."""

@@ -25,7 +25,9 @@ MAY_BE_ZERO = frozenset(
     {"padding", "domain_padding", "n_condition_params", "skip_connections", "n_params"}
 )
 #: Hyperparameters of either sign (finite).
-ANY_SIGN = frozenset({"difference_weight", "coords_low", "coords_high", "params_mean"})
+ANY_SIGN = frozenset(
+    {"difference_weight", "coords_low", "coords_high", "params_mean", "field_mean"}
+)
 
 # The value kinds a field's annotation (a string, under ``from __future__ import
 # annotations``) asks for; fields with other annotations are checked for their numbers only.

@@ -95,6 +95,15 @@ def test_coordinates_are_mapped_to_the_unit_box():
     )
 
 
+def test_the_decoder_output_is_scaled_to_the_field():
+    model = build_model("phirom", {**BURGERS, "field_mean": (2.0,), "field_std": (0.5,)})
+    variables = _init(model, 1)
+    x = jnp.linspace(0, 100, 9).reshape(1, 9, 1)
+    latent = jnp.ones((1, 4))
+    unit = build_model("phirom", BURGERS).apply(variables, x, latent)
+    np.testing.assert_allclose(model.apply(variables, x, latent), 0.5 * unit + 2.0, rtol=1e-6)
+
+
 def test_the_dynamics_sees_normalised_parameters():
     model = build_model("phirom", BURGERS)
     variables = _init(model, 1)
@@ -165,6 +174,7 @@ def test_bad_input_is_named():
         ({"params_std": ()}, "need one value per PDE parameter"),
         ({"decoder": "hyper", "decoder_width": 7}, "width must be even"),
         ({"coords_high": (1.0, 2.0)}, "one bound per axis"),
+        ({"field_mean": (0.0, 1.0), "field_std": (1.0, 1.0)}, "one value per channel"),
     ):
         with pytest.raises(HyperparameterError, match=message):
             build_model("phirom", {**BURGERS, **bad})
