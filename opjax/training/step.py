@@ -40,6 +40,7 @@ def make_train_step(
         batch = {key: value[idx] for key, value in data.items()}
         batch["weight"] = weight
         batch = jax.lax.with_sharding_constraint(batch, shard)
+        batch["step"] = state["step"]  # for objectives with a schedule (a warm-up)
         rng = jax.random.fold_in(step_key, state["step"])
         variables = state["params"]
         model_state = {k: v for k, v in variables.items() if k != "params"}
