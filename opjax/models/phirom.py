@@ -16,8 +16,7 @@ A field ``u(t, x)`` with ``C`` channels is represented by a latent code ``alpha(
   integrates it with diffrax (Bosh3 at a constant step by default);
 * an **auto-decoder** memory ``latent_memory [n_trajectories, n_times, k]`` (zeros at
   init): the latent of every training snapshot, trained with the networks. A new
-  trajectory's initial latent is fitted to its initial condition instead (see
-  :mod:`opjax.evaluation.latent_inversion`).
+  trajectory's initial latent is fitted to its initial condition instead.
 
 ``model.apply(variables, coords, latent)`` decodes: ``coords [batch, *points, d]``,
 ``latent [batch, k]`` -> ``[batch, *points, C]``.
@@ -34,6 +33,7 @@ import jax.numpy as jnp
 
 from opjax.models.layers.hyper_decoder import HyperDecoder
 from opjax.models.layers.latent_dynamics import LatentDynamics
+from opjax.models.layers.pointwise import broadcast_channels
 from opjax.models.layers.sine_mlp_decoder import SineMLPDecoder
 from opjax.models.registry import HyperparameterError, register
 
@@ -92,25 +92,26 @@ class PhiROM(nn.Module):
             raise HyperparameterError(
                 f"model 'phirom': the hyper decoder's width must be even; got {self.decoder_width}"
             )
-        if len(self.coords_low) != len(self.coords_high):
-            raise HyperparameterError(
-                f"model 'phirom': coords_low {self.coords_low} and coords_high {self.coords_high} "
-                "must have one bound per axis each"
-            )
-        if len(self.field_mean) != len(self.field_std) or (
-            self.field_mean and len(self.field_mean) != self.out_channels
-        ):
-            raise HyperparameterError(
-                f"model 'phirom': field_mean {self.field_mean} and field_std {self.field_std} "
-                f"need one value per channel ({self.out_channels})"
-            )
-        if len(self.params_mean) != len(self.params_std) or (
-            self.params_mean and len(self.params_mean) != self.n_params
-        ):
-            raise HyperparameterError(
-                f"model 'phirom': params_mean {self.params_mean} and params_std {self.params_std} "
-                f"need one value per PDE parameter ({self.n_params})"
-            )
+        self._check_paired("coords_low", "coords_high", None, "one bound per axis each")
+        self._check_paired(
+            "field_mean",
+            "field_std",
+            self.out_channels,
+            f"one value per channel ({self.out_channels})",
+        )
+        self._check_paired(
+            "params_mean",
+            "params_std",
+            self.n_params,
+            f"one value per PDE parameter ({self.n_params})",
+        )
+
+    def _check_paired(self, first: str, second: str, count: int | None, need: str) -> None:
+        """Two hyperparameters of one value each per axis, channel or parameter (``count``
+        of them, when given), or both empty."""
+        a, b = getattr(self, first), getattr(self, second)
+        if len(a) != len(b) or (count is not None and a and len(a) != count):
+            raise HyperparameterError(f"model 'phirom': {first} {a} and {second} {b} need {need}")
 
     def setup(self):
         decoder = HyperDecoder if self.decoder == "hyper" else SineMLPDecoder
@@ -144,14 +145,13 @@ class PhiROM(nn.Module):
             raise ValueError(f"PhiROM was built for {len(self.coords_low)}D coordinates; got {d}D")
         flat = coords.reshape(batch, -1, d)
         if self.coords_low:
-            low = jnp.asarray(self.coords_low, flat.dtype).reshape(1, 1, d)
-            high = jnp.asarray(self.coords_high, flat.dtype).reshape(1, 1, d)
+            low = broadcast_channels(jnp.asarray(self.coords_low, flat.dtype), flat.ndim)
+            high = broadcast_channels(jnp.asarray(self.coords_high, flat.dtype), flat.ndim)
             flat = 2 * (flat - low) / (high - low) - 1
         y = self.decoder_net(flat, latent)
         if self.field_mean:
-            shape = (1, 1, self.out_channels)
-            std = jnp.asarray(self.field_std, y.dtype).reshape(shape)
-            y = std * y + jnp.asarray(self.field_mean, y.dtype).reshape(shape)
+            std = broadcast_channels(jnp.asarray(self.field_std, y.dtype), y.ndim)
+            y = std * y + broadcast_channels(jnp.asarray(self.field_mean, y.dtype), y.ndim)
         return y.reshape(batch, *points, self.out_channels)
 
     def velocity(self, latent: jax.Array, z: jax.Array | None = None) -> jax.Array:
@@ -160,14 +160,9 @@ class PhiROM(nn.Module):
             given = None if z is None else z.shape
             raise ValueError(f"PhiROM takes {self.n_params} PDE parameters; got z of shape {given}")
         if z is not None and self.params_mean:
-            shape = (1,) * (z.ndim - 1) + (self.n_params,)
-            mean = jnp.asarray(self.params_mean, z.dtype).reshape(shape)
-            z = (z - mean) / jnp.asarray(self.params_std, z.dtype).reshape(shape)
+            mean = broadcast_channels(jnp.asarray(self.params_mean, z.dtype), z.ndim)
+            z = (z - mean) / broadcast_channels(jnp.asarray(self.params_std, z.dtype), z.ndim)
         return self.dynamics(latent, z)
-
-    def memory(self, trajectory: jax.Array, time: jax.Array) -> jax.Array:
-        """The stored latents ``latent_memory[trajectory, time]``, ``[..., k]``."""
-        return self.latent_memory[trajectory, time]
 
 
 def latent_rollout(
