@@ -68,6 +68,10 @@ NON_NEGATIVE = Range(0)
 ABOVE_ZERO = Range(0, low_open=True)
 #: Decay rates and moment coefficients: ``0 <= value < 1``.
 FRACTION = Range(0, 1)
+#: Weights and probabilities: ``0 <= value <= 1``.
+UNIT_INTERVAL = Range(0, 1, high_closed=True)
+#: Shares of a set that must keep something: ``0 < value <= 1``.
+SHARE = Range(0, 1, low_open=True, high_closed=True)
 #: Seeds: what ``jax.random.PRNGKey`` takes, ``0 <= seed < 2**32``.
 SEED = Range(0, 2**32)
 

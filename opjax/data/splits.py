@@ -14,7 +14,7 @@ import numpy as np
 from opjax.data.formats import open_dataset, read_dataset
 from opjax.data.generation import generate, load_dataset_recipe
 from opjax.data.sample import Sample
-from opjax.data.windowing import all_to_all_pairs, k_in_m_out
+from opjax.data.windowing import all_to_all_pairs, k_in_m_out, whole_trajectories
 from opjax.recipe_tables import RecipeError
 
 
@@ -32,7 +32,9 @@ def read_split(
     (0: all), of the file's own ``split`` when named (e.g. Poseidon's ``"test"``); with
     ``data.window.field`` set, the windows of those trajectories instead (``pairs =
     "k_in_m_out"``), or Poseidon's all2all pairs with their lead times ``t``
-    (``pairs = "all2all"``). ``window.all_offsets`` applies to the ``training`` split only;
+    (``pairs = "all2all"``), or whole trajectories (``pairs = "trajectories"``: the first
+    ``window.max_states`` states of the ``training`` split, all states of a test split).
+    ``window.all_offsets`` applies to the ``training`` split only;
     ``window.params`` names per-trajectory PDE parameters of the file that every pair
     carries as ``params`` (:func:`read_params`)."""
     window = data_cfg["window"]
@@ -44,6 +46,14 @@ def read_split(
             indices = file.splits[split] if split else np.arange(field.n_samples)
             samples = np.asarray(indices[: n_samples or len(indices)])
             params = read_params(file, window["params"], samples, path)
+            if window["pairs"] == "trajectories":
+                return whole_trajectories(
+                    field,
+                    (training and window["max_states"]) or None,
+                    time_step=window["time_step"],
+                    samples=samples,
+                    params=params,
+                )
             if window["pairs"] == "all2all":
                 return all_to_all_pairs(
                     field,

@@ -15,6 +15,9 @@ Below, ``T'`` is the number of states kept.
   pdearena's training reaches by drawing a random offset per trajectory and epoch.
 * :func:`rollout_targets`: one pair per trajectory for autoregressive evaluation: the first
   ``k`` kept states as ``x`` and the next ``horizon`` states as ``y [n, horizon, *space, c]``.
+* :func:`whole_trajectories`: one sample per trajectory for reduced-order models trained
+  on whole trajectories: ``x`` = the first kept state, ``y`` = the first ``n_states``
+  kept states ``[n, n_states, *space, c]`` (the first one included).
 * :func:`all_to_all_pairs`: Poseidon's all2all training pairs: for kept states ``i <= j``
   (identity pairs included), ``x`` = state ``i``, ``y`` = state ``j`` and the lead time
   ``t = (t_j - t_i) / time_scale``; ``T' (T' + 1) / 2`` pairs per trajectory.
@@ -133,6 +136,25 @@ def rollout_targets(
     x = _stack_states(u[:, :k])
     sample = _with_params({"x": x, "y": u[:, k : k + horizon]}, params, len(u))
     return validate_sample(sample, source=f"rollout of {field.name!r}")
+
+
+def whole_trajectories(
+    field: LazyField,
+    n_states: int | None = None,
+    *,
+    time_step: int = 1,
+    samples=None,
+    params: np.ndarray | None = None,
+) -> Sample:
+    """The first ``n_states`` kept states of each trajectory (default: all) as ``y``, the
+    first of them as ``x``."""
+    _checked(field, time_step, 1)
+    u = _read(field, _samples(field, samples), time_step, 1)
+    if n_states is not None:
+        window_starts(u.shape[1], 1, n_states - 1)  # validates the length
+        u = u[:, :n_states]
+    sample = _with_params({"x": u[:, 0], "y": u}, params, len(u))
+    return validate_sample(sample, source=f"trajectories of {field.name!r}")
 
 
 def all_to_all_pairs(

@@ -68,12 +68,15 @@ def plot_curves(
     *,
     xlabel: str = "lead time",
     reference_lines: dict[str, float] | None = None,
+    vertical_lines: list[float] | None = None,
 ) -> None:
     """One panel per quantity (e.g. relative L2 error and correlation against lead time).
 
     A quantity maps to one curve ``[len(times)]``, or to ``{label: curve}`` to compare
     several models in one panel. ``reference_lines`` draws a dashed horizontal line at the
-    given value in the panel of that name (e.g. the 0.8 correlation threshold).
+    given value in the panel of that name (e.g. the 0.8 correlation threshold);
+    ``vertical_lines`` dashed vertical lines at those times in every panel (e.g. the end of
+    the training horizon).
     """
     fig, axes = plt.subplots(1, len(curves), figsize=(4.5 * len(curves), 3.2), squeeze=False)
     for ax, (name, values) in zip(axes[0], curves.items()):
@@ -82,6 +85,8 @@ def plot_curves(
             ax.plot(times, curve, marker="." if len(times) < 40 else None, label=label or None)
         if (reference_lines or {}).get(name) is not None:
             ax.axhline(reference_lines[name], color="gray", linestyle="--", linewidth=1)
+        for time in vertical_lines or ():
+            ax.axvline(time, color="gray", linestyle="--", linewidth=1)
         if isinstance(values, dict):
             ax.legend(fontsize=8)
         ax.set_xlabel(xlabel)

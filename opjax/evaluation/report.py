@@ -45,7 +45,26 @@ def plot_rollout(outcome: RolloutResult, report_dir: str, name: str) -> None:
         )
 
 
+def trajectory_table(results: dict[str, dict]) -> str:
+    """A reduced-order run's report: relative L2 inside the training horizon and beyond."""
+    lines = [
+        "| test set | resolution | samples | states (horizon) | in-horizon L2 | extrapolation L2 |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, r in results.items():
+        res = "x".join(str(n) for n in r["resolution"])
+        beyond = r.get("l2_extrapolation")
+        beyond = "-" if beyond is None else f"{beyond:.4f}"
+        lines.append(
+            f"| {name} | {res} | {r['n']} | {len(r['times'])} ({r['horizon']}) | "
+            f"{r['l2']:.4f} | {beyond} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def markdown_table(results: dict[str, dict]) -> str:
+    if any("horizon" in r for r in results.values()):
+        return trajectory_table(results)
     poseidon = any("relative_l1" in r for r in results.values())
     extra = " Poseidon median relative L1 |" if poseidon else ""
     lines = [

@@ -6,7 +6,7 @@ fields ``x [batch, *space, in_channels]``.
 
 from opjax.models.fno import FNO
 from opjax.models.lsm import LSM
-from opjax.models.phirom import PhiROM, latent_rollout
+from opjax.models.phirom import PhiROM, latent_rollout, latent_step
 from opjax.models.refiner import PDERefiner, refinement_samples
 from opjax.models.registry import (
     build_model,
@@ -28,6 +28,7 @@ __all__ = [
     "build_model",
     "hparam_names",
     "latent_rollout",
+    "latent_step",
     "model_hparams",
     "refinement_samples",
     "register",

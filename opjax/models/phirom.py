@@ -123,6 +123,13 @@ class PhiROM(nn.Module):
             (self.n_trajectories, self.n_times, self.latent_dim),
         )
 
+    def init_inputs(self) -> tuple[jax.Array, jax.Array, jax.Array | None]:
+        """Zero ``(coords [1, 1, d], latent [1, k], z [1, p] or None)`` for ``model.init``
+        (``d``: the length of ``coords_low``, else 1)."""
+        coords = jnp.zeros((1, 1, len(self.coords_low) or 1))
+        z = jnp.zeros((1, self.n_params)) if self.n_params else None
+        return coords, jnp.zeros((1, self.latent_dim)), z
+
     def __call__(self, coords: jax.Array, latent: jax.Array, z=None) -> jax.Array:
         """Decode (:meth:`decode`); ``z`` is not seen by the decoder. ``model.init`` runs
         the dynamics network once too, so that its parameters are created."""
@@ -163,6 +170,19 @@ class PhiROM(nn.Module):
             mean = broadcast_channels(jnp.asarray(self.params_mean, z.dtype), z.ndim)
             z = (z - mean) / broadcast_channels(jnp.asarray(self.params_std, z.dtype), z.ndim)
         return self.dynamics(latent, z)
+
+
+def latent_step(
+    model: PhiROM, variables: dict, latent: jax.Array, dt: jax.Array, z: jax.Array | None = None
+) -> jax.Array:
+    """One step of the model's ``ode_solver`` of size ``dt`` from ``latent [batch, k]``
+    (``z [batch, p]``): ``[batch, k]``, as :func:`latent_rollout` takes at the data step."""
+    solver = getattr(diffrax, model.ode_solver)()
+    term = diffrax.ODETerm(
+        lambda t, a, z: model.apply(variables, a, z, method=PhiROM.velocity)  # noqa: ARG005
+    )
+    state = solver.init(term, 0.0, dt, latent, z)
+    return solver.step(term, 0.0, dt, latent, z, state, made_jump=False)[0]
 
 
 def latent_rollout(

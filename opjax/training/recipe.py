@@ -28,7 +28,9 @@ Sections:
   Poseidon's pairs of states ``i <= j`` with lead time ``t = (t_j - t_i) / time_scale`` as
   the model's time input, using ``time_step``, ``max_states`` (0: all) and ``time_scale``
   (0: the file's own, e.g. Poseidon's 20 snapshots per unit, else 1), see
-  :func:`opjax.data.windowing.all_to_all_pairs`), ``params`` (names of the file's
+  :func:`opjax.data.windowing.all_to_all_pairs`; ``"trajectories"``: whole trajectories for
+  reduced-order models, the first ``max_states`` (0: all) of each training trajectory and
+  all states of the test ones), ``params`` (names of the file's
   per-trajectory PDE parameters, e.g. ``["domain_length"]``: every pair carries them as
   ``params``, the model's conditioning input ``z``);
 * ``[train]``: ``epochs``, ``batch_size``, ``eval_batch_size``, ``loss`` (``"l2"``,
@@ -41,7 +43,10 @@ Sections:
   ``best`` is chosen among checkpointed epochs), ``objective`` (``"one_step"``: predict
   ``y`` in one model call with ``loss``; ``"refinement"``: PDE-Refiner's denoising
   objective at a random refinement step, for ``model.name = "refiner"``, which needs
-  ``loss = "mse"``; see :mod:`opjax.training.objectives`), ``ema_decay`` (0: off; else
+  ``loss = "mse"``; see :mod:`opjax.training.objectives`; ``"phirom"``: Phi-ROM's
+  physics-informed objective, and ``"latent_ode"``: its data-only baseline, for
+  ``model.name = "phirom"`` on ``data.window.pairs = "trajectories"``, see
+  :mod:`opjax.workflows.reduced_order`; ``train.loss`` is then unused), ``ema_decay`` (0: off; else
   an exponential moving average of the weights, ``ema <- d ema + (1 - d) params`` after
   every step, is what evaluation, ``best`` and ``opjax.load`` use; pdearena: 0.995);
 * ``[optimizer]``: AdamW's ``lr``, ``weight_decay``, ``b1``, ``b2``, ``eps``,
@@ -57,7 +62,16 @@ Sections:
   the model and its hyperparameters come from it, ``model.hparams`` may override some),
   ``replace_embedding_recovery`` (``"auto"``: new input embedding and output recovery
   when the data's channel counts differ from the checkpoint's; ``"always"``; ``"never"``),
-  see :mod:`opjax.training.finetune`.
+  see :mod:`opjax.training.finetune`;
+* ``[reduced_order]`` (``train.objective = "phirom"`` or ``"latent_ode"``): Phi-ROM's
+  ``loss_lambda`` (the weight of ``L_rec``), ``gamma`` (the share of points ``J^+ f`` is
+  solved on), ``warmup_epochs`` (``L_dyn`` trains only the dynamics network before),
+  ``observed_fraction`` (sparse data: the share of each snapshot's points ``L_rec`` sees,
+  see :mod:`opjax.training.reduced_order`); the baseline's teacher forcing,
+  ``teacher_forcing`` (the probability at the start), ``teacher_forcing_decay`` and
+  ``teacher_forcing_every`` (epochs; see :mod:`opjax.training.latent_ode_baseline`); and the
+  evaluation's fit of the initial latent: ``inversion_steps``, ``inversion_lr`` (Adam) and
+  ``inversion_fraction`` (the share of the initial state's points it sees).
 """
 
 from __future__ import annotations
@@ -72,6 +86,8 @@ from opjax.recipe_tables import (
     NON_NEGATIVE,
     POSITIVE,
     SEED,
+    SHARE,
+    UNIT_INTERVAL,
     RecipeError,
     RecipeSchema,
     dump_toml,
@@ -140,6 +156,18 @@ DEFAULTS: dict[str, Any] = {
         "decay_norms_and_biases": True,
     },
     "finetune": {"checkpoint": "", "replace_embedding_recovery": "auto"},
+    "reduced_order": {
+        "loss_lambda": 0.5,
+        "gamma": 0.1,
+        "warmup_epochs": 0,
+        "observed_fraction": 1.0,
+        "teacher_forcing": 0.99,
+        "teacher_forcing_decay": 0.99,
+        "teacher_forcing_every": 20,
+        "inversion_steps": 300,
+        "inversion_lr": 0.1,
+        "inversion_fraction": 1.0,
+    },
 }
 
 SCHEMA = RecipeSchema(
@@ -151,8 +179,8 @@ SCHEMA = RecipeSchema(
     path_tables=frozenset({("data", "test")}),
     choices={
         ("train", "loss"): ("l2", "h1", "relative_l1", "mse"),
-        ("train", "objective"): ("one_step", "refinement"),
-        ("data", "window", "pairs"): ("k_in_m_out", "all2all"),
+        ("train", "objective"): ("one_step", "refinement", "phirom", "latent_ode"),
+        ("data", "window", "pairs"): ("k_in_m_out", "all2all", "trajectories"),
         ("optimizer", "schedule"): ("constant", "cosine", "step"),
         ("optimizer", "schedule_interval"): ("epoch", "step"),
         ("finetune", "replace_embedding_recovery"): ("auto", "always", "never"),
@@ -175,6 +203,15 @@ SCHEMA = RecipeSchema(
         ("optimizer", "b1"): FRACTION,
         ("optimizer", "b2"): FRACTION,
         ("optimizer", "step_size"): POSITIVE,
+        **{("reduced_order", key): UNIT_INTERVAL for key in ("loss_lambda", "teacher_forcing")},
+        **{
+            ("reduced_order", key): SHARE
+            for key in ("gamma", "observed_fraction", "inversion_fraction", "teacher_forcing_decay")
+        },
+        ("reduced_order", "teacher_forcing_every"): POSITIVE,
+        ("reduced_order", "warmup_epochs"): NON_NEGATIVE,
+        ("reduced_order", "inversion_steps"): POSITIVE,
+        ("reduced_order", "inversion_lr"): ABOVE_ZERO,
         **{
             ("optimizer", key): NON_NEGATIVE
             for key in (
@@ -202,9 +239,11 @@ def load_recipe(path: str | os.PathLike | None = None, overrides: list[str] = ()
 def selection_key(recipe: dict) -> str:
     """The ``metrics.jsonl`` key ``best`` is chosen by: ``"test/<first test set>/<metric>"``,
     the metric being the training loss, or the relative L2 for ``"mse"`` (which the
-    evaluation does not report)."""
+    evaluation does not report) and for the reduced-order objectives (in-horizon)."""
     loss = recipe["train"]["loss"]
-    return f"test/{next(iter(recipe['data']['test']))}/{'l2' if loss == 'mse' else loss}"
+    if loss == "mse" or recipe["train"]["objective"] in ("phirom", "latent_ode"):
+        loss = "l2"
+    return f"test/{next(iter(recipe['data']['test']))}/{loss}"
 
 
 def check_recipe(recipe: dict) -> None:

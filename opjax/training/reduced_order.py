@@ -18,8 +18,12 @@ parameters ``mu``:
 
 Gradients flow through the solver, the Jacobian and the QR. During warm-up (train steps
 before ``warmup_steps``) ``L_dyn`` trains the dynamics network only: its gradient into the
-decoder and the latents is gated off. NaN entries of ``L_dyn``'s gradient are zeroed (as
-the reference does: a rank-deficient ``J`` at some snapshot must not poison the update).
+decoder and the latents is gated off. NaN entries of ``L_dyn``'s gradient are zeroed, so
+that a backward pass through a nearly rank-deficient ``J`` at some snapshot cannot poison
+the update: at the decoded field ``u_hat`` (whose one decoding on the whole grid serves
+both losses) and at the parameters and latents the Jacobian and ``psi`` see. (The
+reference zeroes them in the parameters' gradient of ``L_dyn``, after summing over the
+grid; a non-finite ``L_dyn`` itself stops training, see :mod:`opjax.training.loop`.)
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import jax
 import jax.numpy as jnp
 
 from opjax.models.phirom import PhiROM
+from opjax.runs.reduced_order_inference import observed_points
 from opjax.training.objectives import Objective
 
 #: ``(u [*space, C], mu [p] or None) -> du/dt [*space, C]``: the solver's time derivative.
@@ -80,6 +85,7 @@ def physics_losses(
     subsets: jax.Array,
     params: jax.Array | None = None,
     dynamics_gate: jax.Array | float = 1.0,
+    observed: jax.Array | None = None,
 ) -> dict[str, jax.Array]:
     """Phi-ROM's two losses per snapshot (see the module docstring), with given subsets.
 
@@ -90,6 +96,8 @@ def physics_losses(
         subsets: the points ``J`` is taken at, ``[S, M]`` (flat grid indices).
         params: the PDE parameters ``[S, p]``, or None.
         dynamics_gate: 1: ``L_dyn`` trains the decoder and the latents too; 0: not.
+        observed: the points ``L_rec`` sees, ``[S, M_obs]`` (sparse observations; the
+            dynamics term still uses the whole grid), or None: all of them.
 
     Returns:
         ``{"reconstruction": [S, C], "dynamics": [S], "target": [S, k] (J^+ f),
@@ -99,15 +107,19 @@ def physics_losses(
     d = coords.shape[-1]
     grid = jnp.broadcast_to(coords.reshape(1, -1, d), (s, coords.size // d, d))
     decode = lambda v, x, a: model.apply(v, x, a, method=PhiROM.decode)  # noqa: E731
-    u_hat = decode(variables, grid, latents).reshape(fields.shape)
-    error = jnp.linalg.norm((u_hat - fields).reshape(s, -1, c), axis=1)
-    reconstruction = error / jnp.linalg.norm(fields.reshape(s, -1, c), axis=1)
+    u_hat = decode(variables, grid, latents)  # [S, N, C]
+    true = fields.reshape(s, -1, c)
+    seen = u_hat
+    if observed is not None:
+        seen = jnp.take_along_axis(u_hat, observed[..., None], axis=1)
+        true = jnp.take_along_axis(true, observed[..., None], axis=1)
+    reconstruction = jnp.linalg.norm(seen - true, axis=1) / jnp.linalg.norm(true, axis=1)
 
     # L_dyn's path: NaN-free gradients, and none into the decoder and latents when gated.
+    u_dyn = _gated(_nan_free_gradient(u_hat), dynamics_gate).reshape(fields.shape)
     dyn_variables = _nan_free_gradient(variables)
     decoder_variables = _gated(dyn_variables, dynamics_gate)
     alpha = _gated(_nan_free_gradient(latents), dynamics_gate)
-    u_dyn = decode(decoder_variables, grid, alpha).reshape(fields.shape)
     if params is None:
         rates = jax.vmap(lambda u: field_rate(u, None))(u_dyn)
     else:
@@ -142,6 +154,7 @@ def physics_informed_objective(
     loss_lambda: float = 0.5,
     gamma: float = 0.1,
     warmup_steps: int = 0,
+    observed_fraction: float = 1.0,
 ) -> Objective:
     """Phi-ROM's objective over a batch of training trajectories.
 
@@ -150,6 +163,10 @@ def physics_informed_objective(
     ``params [B, p]``, and ``weight [B]``, ``step`` (the train step's). Every snapshot of
     the batch is one term of both means; its subset of ``floor(gamma N)`` points is drawn
     from the step's key.
+
+    With ``observed_fraction < 1`` the data is sparse: each snapshot is known at only
+    ``floor(observed_fraction N)`` points, a random set fixed for the run (drawn from the
+    snapshot's place in the latent memory), and ``L_rec`` sees only those.
     """
     n_points = coords.size // coords.shape[-1]
     m = math.floor(gamma * n_points)
@@ -157,6 +174,11 @@ def physics_informed_objective(
         raise ValueError(
             f"gamma = {gamma} keeps {m} of {n_points} points: J^+ f needs at least "
             f"latent_dim = {model.latent_dim} rows (gamma in (0, 1])"
+        )
+    n_observed = math.floor(observed_fraction * n_points)
+    if not 0 < observed_fraction <= 1 or n_observed < 1:
+        raise ValueError(
+            f"observed_fraction = {observed_fraction} keeps {n_observed} of {n_points} points"
         )
 
     def objective(variables, batch, rng):
@@ -167,11 +189,15 @@ def physics_informed_objective(
         params = batch.get("params")
         if params is not None:
             params = jnp.repeat(params, t, axis=0)
-        points = jnp.tile(jnp.arange(n_points), (b * t, 1))
-        subsets = jax.random.permutation(rng, points, axis=1, independent=True)[:, :m]
+        # A uniformly random m-subset per snapshot: the m largest of n uniform draws.
+        subsets = jax.lax.top_k(jax.random.uniform(rng, (b * t, n_points)), m)[1]
         gate = (batch["step"] >= warmup_steps).astype(fields.dtype)
+        observed = None
+        if n_observed < n_points:
+            snapshots = (batch["index"][:, None] * model.n_times + jnp.arange(t)).reshape(-1)
+            observed = observed_points(snapshots, n_points, n_observed)
         losses = physics_losses(
-            model, variables, fields, latents, coords, field_rate, subsets, params, gate
+            model, variables, fields, latents, coords, field_rate, subsets, params, gate, observed
         )
         weight = jnp.repeat(batch["weight"], t)
         total = jnp.maximum(jnp.sum(weight), 1.0)

@@ -39,16 +39,21 @@ def init_conditioning(model: nn.Module, train: Sample) -> dict:
     return inputs
 
 
-def _init_arguments(model: nn.Module, train: Sample) -> tuple[jax.Array, dict]:
+def _init_arguments(model: nn.Module, train: Sample) -> tuple[tuple, dict]:
+    """``model.init``'s inputs: one zero sample shaped like ``train``'s ``x`` and its
+    conditioning, or the model's own ``init_inputs()`` for a model whose inputs are not a
+    sample's (a reduced-order model decodes coordinates and latents)."""
+    if hasattr(model, "init_inputs"):
+        return model.init_inputs(), {}
     x = train["x"]
-    return jnp.zeros((1, *x.shape[1:]), x.dtype), init_conditioning(model, train)
+    return (jnp.zeros((1, *x.shape[1:]), x.dtype),), init_conditioning(model, train)
 
 
 def variable_shapes(model: nn.Module, train: Sample) -> dict:
     """The variables ``init_variables`` returns, as ``jax.ShapeDtypeStruct`` leaves
     (traced, not compiled)."""
-    x, kwargs = _init_arguments(model, train)
-    return jax.eval_shape(model.init, jax.random.PRNGKey(0), x, **kwargs)
+    args, kwargs = _init_arguments(model, train)
+    return jax.eval_shape(model.init, jax.random.PRNGKey(0), *args, **kwargs)
 
 
 def init_variables(
@@ -64,17 +69,17 @@ def init_variables(
             their random draws are most of ``init``'s compile time). The leaves computed
             equal those of a full ``init`` with the same key.
     """
-    x, kwargs = _init_arguments(model, train)
+    args, kwargs = _init_arguments(model, train)
     if known is None:
-        return jax.jit(model.init)(key, x, **kwargs)
+        return jax.jit(model.init)(key, *args, **kwargs)
     flat, treedef = jax.tree.flatten(known)
     missing = [i for i, leaf in enumerate(flat) if isinstance(leaf, jax.ShapeDtypeStruct)]
 
-    def missing_leaves(key, x, kwargs):
-        leaves = jax.tree.leaves(model.init(key, x, **kwargs))
+    def missing_leaves(key, args, kwargs):
+        leaves = jax.tree.leaves(model.init(key, *args, **kwargs))
         return [leaves[i] for i in missing]
 
-    for i, value in zip(missing, jax.jit(missing_leaves)(key, x, kwargs)):
+    for i, value in zip(missing, jax.jit(missing_leaves)(key, args, kwargs)):
         flat[i] = value
     return jax.tree.unflatten(treedef, flat)
 

@@ -14,14 +14,23 @@ import json
 import logging
 import os
 
-from opjax.data.formats import detect_format
+import numpy as np
+
+from opjax.data.formats import detect_format, open_dataset
 from opjax.data.splits import read_split
 from opjax.evaluation.divergence import divergence_warning
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
 from opjax.evaluation.plots import plot_samples
 from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
+from opjax.evaluation.trajectory_evaluation import (
+    plot_trajectories,
+    relative_errors,
+    summarize_trajectory_errors,
+    trajectory_predictions,
+)
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
+from opjax.models.phirom import PhiROM
 from opjax.runs.directory import CONFIG, REPORT, atomic_write, read_metrics
 from opjax.runs.loaded_run import load
 from opjax.sharding import batch_sharding, data_mesh
@@ -67,6 +76,13 @@ def evaluate_run(
     batch_size = batch_size or config["train"]["eval_batch_size"]
     files = data or data_cfg["test"]
     n_samples = None if data else (data_cfg["n_test"] or None)
+    report_dir = os.path.join(run_dir, REPORT)
+    if isinstance(run.model, PhiROM):
+        results = {
+            name: _trajectory_results(run, config, name, path, n_samples, batch_size, report_dir)
+            for name, path in files.items()
+        }
+        return _write_report(run_dir, config, results)
     error_fn = make_error_fn(
         run.model,
         run.normalizer,
@@ -75,7 +91,6 @@ def evaluate_run(
     )
     mesh = data_mesh()
     sharding = batch_sharding(mesh) if batch_size % mesh.devices.size == 0 else None
-    report_dir = os.path.join(run_dir, REPORT)
     results = {}
     for name, path in files.items():
         if data:  # a file named on the command line: its own format, all of it
@@ -112,6 +127,46 @@ def evaluate_run(
                     fmt, outcome.prediction, outcome.truth, n_spatial_dims=n_space
                 )
             plot_rollout(outcome, report_dir, name)
+    return _write_report(run_dir, config, results)
+
+
+def _trajectory_results(
+    run, config: dict, name: str, path: str, n_samples: int | None, batch_size: int, report_dir
+) -> dict:
+    """A reduced-order run on one test file: fit, integrate, decode every trajectory
+    (:mod:`opjax.evaluation.trajectory_evaluation`); the errors and plots."""
+    data_cfg = config["data"]
+    sample = read_split(data_cfg, path, n_samples or 0, data_cfg["test_split"])
+    with open_dataset(path, data_cfg["format"]) as file:
+        times = np.asarray(file.times, np.float64)[:: data_cfg["window"]["time_step"]]
+    settings = config["reduced_order"]
+    pred = trajectory_predictions(
+        run.model,
+        run.params,
+        sample,
+        run.grid(),
+        times,
+        batch_size=batch_size,
+        steps=settings["inversion_steps"],
+        learning_rate=settings["inversion_lr"],
+        observed_fraction=settings["inversion_fraction"],
+    )
+    errors = relative_errors(pred, sample["y"])
+    horizon = run.model.n_times
+    plot_trajectories(times, errors, sample["y"], pred, horizon, report_dir, name)
+    return {
+        **summarize_trajectory_errors(errors, horizon),
+        "n": len(sample["x"]),
+        "resolution": list(sample["x"].shape[1:-1]),
+        "file": os.path.abspath(path),
+        "horizon": horizon,
+        "times": times.tolist(),
+        "l2_per_time": errors.mean(axis=(0, 2)).tolist(),
+    }
+
+
+def _write_report(run_dir: str, config: dict, results: dict) -> dict:
+    report_dir = os.path.join(run_dir, REPORT)
     atomic_write(os.path.join(report_dir, "metrics.json"), json.dumps(results, indent=2) + "\n")
     warning = divergence_warning(read_metrics(run_dir), selection_key(config))
     warnings = [warning] if warning else []

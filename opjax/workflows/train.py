@@ -57,6 +57,15 @@ from opjax.training.state import init_train_state, init_variables, variable_shap
 from opjax.training.step import evaluated_weights, make_train_step
 from opjax.version import __version__
 from opjax.workflows.pretrained import load_pretrained
+from opjax.workflows.reduced_order import (
+    REDUCED_ORDER_OBJECTIVES,
+    TrajectoryData,
+    reduced_order_evaluator,
+    reduced_order_hparams,
+    reduced_order_objective,
+    reduced_order_training_data,
+    trajectory_data,
+)
 
 log = logging.getLogger("opjax.train")
 
@@ -106,17 +115,25 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
     tcfg = recipe["train"]
     generate_data(recipe["data"], progress=progress)
     splits = load_splits(recipe["data"])
+    trajectories = None
+    if tcfg["objective"] in REDUCED_ORDER_OBJECTIVES:
+        trajectories = trajectory_data(recipe["data"], splits, tcfg["objective"])
     if resume and (run_path / MODEL_CARD).exists():
         normalizers = read_model_card(run_path).normalizers
-    else:
+    else:  # a reduced-order model normalises itself (its field_mean and field_std)
         normalizers = Normalizers.fit(
-            splits.train, x=recipe["data"]["normalize_x"], y=recipe["data"]["normalize_y"]
+            splits.train,
+            x=recipe["data"]["normalize_x"] and trajectories is None,
+            y=recipe["data"]["normalize_y"] and trajectories is None,
         )
-    model, pretrained, replace = _model(recipe, splits)
-    groups = tuple(tcfg["channel_groups"])
-    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
-    objective = _objective(tcfg, model, loss)
+    model, pretrained, replace = _model(recipe, splits, trajectories)
     steps_per_epoch = math.ceil(len(splits.train["x"]) / tcfg["batch_size"])
+    if trajectories is None:
+        groups = tuple(tcfg["channel_groups"])
+        loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
+        objective = _objective(tcfg, model, loss)
+    else:
+        objective = reduced_order_objective(recipe, model, trajectories, steps_per_epoch)
     schedule = learning_rate_schedule(recipe["optimizer"], steps_per_epoch, tcfg["epochs"])
     optimizer = make_optimizer(recipe["optimizer"], schedule)
     init_key, step_key = jax.random.split(jax.random.PRNGKey(recipe["seed"]))
@@ -139,7 +156,12 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
 
     state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
     settings = _loop_settings(recipe, schedule)
-    evaluate = _evaluator(model, normalizers, recipe, splits, mesh)
+    if trajectories is None:
+        evaluate = _evaluator(model, normalizers, recipe, splits, mesh)
+        training_data = _training_data(splits, normalizers)
+    else:
+        evaluate = reduced_order_evaluator(model, recipe, splits, trajectories)
+        training_data = reduced_order_training_data(splits.train)
     checkpoints = RunCheckpoints(str(run_path / CHECKPOINTS))
     try:
         start_epoch, best = 0, None
@@ -160,7 +182,7 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
             state, last_eval = fit(
                 train_step,
                 state,
-                jax.device_put(_training_data(splits, normalizers), replicated(mesh)),
+                jax.device_put(training_data, replicated(mesh)),
                 settings,
                 evaluate=evaluate,
                 checkpoints=checkpoints,
@@ -236,14 +258,18 @@ def _repaired_best(checkpoints: RunCheckpoints, state, meta: dict, evaluate, set
     return best
 
 
-def _model(recipe: dict, splits: Splits):
+def _model(recipe: dict, splits: Splits, trajectories: TrajectoryData | None):
     """``(model, pretrained, replace)``: the model the recipe (or its ``[finetune]
-    checkpoint``) describes, with the data's channel counts; the pretrained weights (or
-    None) and whether their embedding and recovery are replaced."""
+    checkpoint``) describes, with the data's channel counts (and a reduced-order model's
+    other data-dependent hyperparameters); the pretrained weights (or None) and whether
+    their embedding and recovery are replaced."""
     in_channels, out_channels = splits.train["x"].shape[-1], splits.train["y"].shape[-1]
     if not recipe["finetune"]["checkpoint"]:
         name = recipe["model"]["name"]
         hparams = dict(recipe["model"]["hparams"])
+        if trajectories is not None and name == "phirom":
+            normalize = recipe["data"]["normalize_y"]
+            reduced_order_hparams(hparams, splits.train, trajectories.grid, normalize)
         for key, found in (("in_channels", in_channels), ("out_channels", out_channels)):
             if key not in hparam_names(name):
                 continue
@@ -322,6 +348,7 @@ def _training_data(splits: Splits, normalizers: Normalizers) -> dict:
 def _loop_settings(recipe: dict, schedule) -> LoopSettings:
     """The recipe's loop schedule; ``best`` is chosen by :func:`selection_key`."""
     tcfg = recipe["train"]
+    reduced_order = tcfg["objective"] in REDUCED_ORDER_OBJECTIVES
     return LoopSettings(
         epochs=tcfg["epochs"],
         batch_size=tcfg["batch_size"],
@@ -329,7 +356,7 @@ def _loop_settings(recipe: dict, schedule) -> LoopSettings:
         eval_every=tcfg["eval_every"],
         checkpoint_every=tcfg["checkpoint_every"],
         seed=recipe["seed"],
-        loss=tcfg["loss"],
+        loss=tcfg["objective"] if reduced_order else tcfg["loss"],
         selection=selection_key(recipe),
         learning_rate=schedule,
     )

@@ -9,7 +9,7 @@ A dataset recipe (:mod:`~opjax.data.generation.recipe`) names a problem (a gener
 from opjax.data.generation.problem import Problem
 from opjax.data.generation.problems import PROBLEMS
 from opjax.data.generation.recipe import load_dataset_recipe
-from opjax.data.generation.writer import generate, generate_split, sample_keys
+from opjax.data.generation.writer import generate, generate_split, recorded_problem, sample_keys
 
 __all__ = [
     "PROBLEMS",
@@ -17,5 +17,6 @@ __all__ = [
     "generate",
     "generate_split",
     "load_dataset_recipe",
+    "recorded_problem",
     "sample_keys",
 ]

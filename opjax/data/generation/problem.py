@@ -37,14 +37,24 @@ class Problem:
         time_dependent: the field names whose first axis is time.
         descriptions: one line per field (stored as its ``description`` attribute).
         solver: solver settings stored as attributes of ``/solver``.
+        swept: ``sample`` is ``(key, fraction) -> ...``, ``fraction = i / (n - 1)`` the
+            place of sample ``i`` in its split of ``n`` (0 for one sample): a problem whose
+            parameter runs over a range, e.g. Phi-ROM's Burgers ``mu``.
+        field_rate: ``(u [*space, C], params [p] or None) -> du/dt [*space, C]``, the
+            solver's time derivative of one stored state (channels-last), for objectives
+            with the solver in the loss; None when the problem has none.
+        rate_params: the names of the per-sample ``params`` ``field_rate`` takes, in order.
     """
 
-    sample: Callable[[jax.Array], dict[str, jax.Array]]
+    sample: Callable[..., dict[str, jax.Array]]
     coordinates: dict[str, np.ndarray]
     times: np.ndarray | None
     time_dependent: frozenset[str]
     descriptions: dict[str, str]
     solver: dict[str, float | int | str]
+    swept: bool = False
+    field_rate: Callable[[jax.Array, jax.Array | None], jax.Array] | None = None
+    rate_params: tuple[str, ...] = ()
 
 
 def trajectory_problem(
@@ -160,8 +170,9 @@ def standardised_random_field(
 
 
 def trajectory(equation, u0: jax.Array, times: np.ndarray, dt: float, stride: int = 1):
-    """``[n_times, *space]``: ``u0`` (at ``times[0]``) and ETDRK4 solutions at the other
-    times, every ``stride``-th grid point along each axis."""
+    """``[n_times, *space]``: ``u0`` (at ``times[0]``) and the solutions at the other times
+    by the equation's default solver (ETDRK4 for a semilinear equation, forward Euler for an
+    explicit one), every ``stride``-th grid point along each axis."""
     later = simulate(equation, u0, times[1:], dt=dt, t0=float(times[0]))
     u = jnp.concatenate([u0[None], later], axis=0)
     index = (slice(None),) + (slice(None, None, stride),) * (u.ndim - 1)

@@ -26,10 +26,11 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
+from opjax.data.errors import DataFormatError
 from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION
 from opjax.data.generation.problems import PROBLEMS
 from opjax.file_locks import exclusive
-from opjax.recipe_tables import dump_toml
+from opjax.recipe_tables import dump_toml, tomllib
 from opjax.version import __version__
 
 log = logging.getLogger("opjax.generate")
@@ -55,6 +56,23 @@ def split_identity(recipe: dict, split: str) -> str:
             "parameters": spec["parameters"],
         }
     )
+
+
+def recorded_problem(attrs: dict, source: str = "dataset"):
+    """The :class:`~opjax.data.generation.problem.Problem` an opjax dataset was generated
+    from, rebuilt from its root attributes ``problem`` and ``recipe``.
+
+    Raises:
+        DataFormatError: the attributes do not name a known problem and its parameters.
+    """
+    try:
+        problem = PROBLEMS[attrs["problem"]]
+        parameters = tomllib.loads(attrs["recipe"])["parameters"]
+        return problem.build({**problem.DEFAULTS, **parameters})
+    except (KeyError, tomllib.TOMLDecodeError) as err:
+        raise DataFormatError(
+            f"{source}: its attributes do not say which problem generated it ({err})"
+        ) from None
 
 
 def _fsync(path: Path) -> None:
@@ -149,6 +167,19 @@ def generate_split(recipe: dict, split: str, *, progress: bool = False) -> Path:
         return _write_split(recipe, split, final, progress)
 
 
+def _chunk_drawer(problem, n: int, chunk_size: int):
+    """``(keys [chunk_size], first) -> chunk``: the samples ``first ..`` of a split of ``n``,
+    jitted and vmapped (a swept problem also gets each sample's place ``i / (n - 1)``)."""
+    if not problem.swept:
+        return jax.jit(lambda keys, first: jax.vmap(problem.sample)(keys))
+
+    def draw(keys, first):
+        fraction = (first + jnp.arange(chunk_size)) / max(n - 1, 1)
+        return jax.vmap(problem.sample)(keys, fraction)
+
+    return jax.jit(draw)
+
+
 def _write_split(recipe: dict, split: str, final: Path, progress: bool) -> Path:
     output = final.parent
     partial = output / f"{split}.h5.partial"
@@ -165,8 +196,8 @@ def _write_split(recipe: dict, split: str, final: Path, progress: bool) -> Path:
     n, chunk_size = spec["n_samples"], recipe["chunk_size"]
     problem = PROBLEMS[recipe["problem"]].build(spec["parameters"])
     with jax.enable_x64(recipe["precision"] == "float64"):
-        draw = jax.jit(jax.vmap(problem.sample))
-        shapes = jax.eval_shape(draw, sample_keys(recipe["seed"], split, 0, chunk_size))
+        draw = _chunk_drawer(problem, n, chunk_size)
+        shapes = jax.eval_shape(draw, sample_keys(recipe["seed"], split, 0, chunk_size), 0)
         f, start = _open_partial(partial, identity)
         if f is None:
             f = _create(partial, recipe, split, identity, problem, shapes)
@@ -179,7 +210,7 @@ def _write_split(recipe: dict, split: str, final: Path, progress: bool) -> Path:
             for first in range(start, n, chunk_size):
                 count = min(chunk_size, n - first)
                 keys = sample_keys(recipe["seed"], split, first, chunk_size)
-                chunk = jax.device_get(draw(keys))
+                chunk = jax.device_get(draw(keys, first))
                 _check_finite(chunk, first, count, split, spec["parameters"])
                 for key, values in chunk.items():
                     f[key][first : first + count] = values[:count]

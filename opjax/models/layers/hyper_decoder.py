@@ -23,6 +23,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from opjax.models.layers.activations import cosine, sine
 from opjax.models.layers.pointwise import PointwiseLinear, broadcast_channels, torch_uniform
 
 
@@ -49,7 +50,7 @@ class HyperDecoder(nn.Module):
         def fourier_filter(i):
             omega = self.param(f"filter_{i}", torch_uniform(d / 6), (d, self.width // 2))
             z = coords @ omega.astype(coords.dtype)
-            return jnp.concatenate([jnp.sin(z), jnp.cos(z)], axis=-1)
+            return jnp.concatenate([sine(z), cosine(z)], axis=-1)
 
         def shift(i):
             return PointwiseLinear(self.width, use_bias=False, name=f"shift_{i}")(latent)

@@ -12,6 +12,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from opjax.models.layers.activations import sine
 from opjax.models.layers.pointwise import PointwiseLinear
 
 
@@ -35,5 +36,5 @@ class SineMLPDecoder(nn.Module):
         )
         h = jnp.concatenate([coords, latent], axis=-1)
         for i in range(self.depth):
-            h = jnp.sin(PointwiseLinear(self.width, name=f"layer_{i}")(h))
+            h = sine(PointwiseLinear(self.width, name=f"layer_{i}")(h))
         return PointwiseLinear(self.out_channels, name="output")(h)

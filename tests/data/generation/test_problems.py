@@ -12,6 +12,8 @@ TINY = {
     "advection1d": {"points": 64, "n_times": 6},
     "allen_cahn": {"solver_points": 32, "points": 16, "n_times": 3, "t_end": 1.0},
     "burgers1d": {"solver_points": 256, "points": 64, "n_times": 3},
+    "burgers_source1d": {"points": 32, "n_times": 5, "spin_up_time": 0.7},
+    "diffusion2d_dirichlet": {"points": 8, "n_times": 4},
     "darcy2d": {"solver_points": 33, "points": 17},
     "ks1d": {"points": 64, "n_times": 6},
     "ns2d_kolmogorov": {"solver_points": 32, "points": 16, "burn_in": 0.5, "n_times": 3},
@@ -21,7 +23,11 @@ TINY = {
 def draw(name, n=2, **changes):
     problem = PROBLEMS[name].build({**PROBLEMS[name].DEFAULTS, **TINY[name], **changes})
     with jax.enable_x64(True):
-        out = jax.jit(jax.vmap(problem.sample))(sample_keys(0, "train", 0, n))
+        keys = sample_keys(0, "train", 0, n)
+        if problem.swept:
+            out = jax.jit(jax.vmap(problem.sample))(keys, jnp.arange(n) / max(n - 1, 1))
+        else:
+            out = jax.jit(jax.vmap(problem.sample))(keys)
         return problem, jax.device_get(out)
 
 
@@ -87,3 +93,61 @@ def test_darcy_has_two_valued_permeability_and_a_positive_solution():
 def test_navier_stokes_vorticity_has_zero_mean():
     _, out = draw("ns2d_kolmogorov", points=32)  # not subsampled: the grid mean is exact
     np.testing.assert_allclose(out["fields/vorticity"].mean(axis=(-2, -1)), 0.0, atol=1e-10)
+
+
+def _euler_upwind_burgers(q, mu, steps, dt=0.07, length=100.0, amplitude=0.02):
+    """Forward Euler on the reference's residual_burgers, written out in numpy."""
+    x = np.linspace(0.0, length, len(q))
+    dx = x[1]
+    states = [q]
+    for _ in range(steps):
+        padded = np.concatenate([q[:1], q])
+        rate = -(0.5 * padded[1:] ** 2 - 0.5 * padded[:-1] ** 2) / dx + amplitude * np.exp(mu * x)
+        rate[0] = 0.0
+        q = q + dt * rate
+        states.append(q)
+    return np.stack(states)
+
+
+def test_burgers_with_a_source_sweeps_mu_and_is_the_upwind_euler_solution():
+    problem, out = draw("burgers_source1d", n=3, mu_low=0.015, mu_high=0.03)
+    mu, u = out["params/mu"], out["fields/u"]
+    np.testing.assert_allclose(mu, [0.015, 0.0225, 0.03], rtol=1e-12)
+    np.testing.assert_array_equal(u[:, :, 0], 4.25)  # the inflow is held
+    np.testing.assert_allclose(u[1:, 0], u[:1, 0].repeat(2, axis=0))  # one initial state
+    # The initial state: q = 1 with the inflow set, spun up for 0.7 (10 steps) at mu 0.0225.
+    flat = np.ones(32)
+    flat[0] = 4.25
+    np.testing.assert_allclose(u[0, 0], _euler_upwind_burgers(flat, 0.0225, 10)[-1], rtol=1e-12)
+    for i in range(3):
+        expected = _euler_upwind_burgers(u[i, 0], mu[i], 4)
+        np.testing.assert_allclose(u[i], expected, rtol=1e-12)
+    assert problem.rate_params == ("mu",)
+    with jax.enable_x64(True):
+        rate = problem.field_rate(jnp.asarray(u[2, 1])[:, None], jnp.asarray(mu[2:]))
+    np.testing.assert_allclose(rate[:, 0], (u[2, 2] - u[2, 1]) / 0.07, rtol=1e-9, atol=1e-12)
+
+
+def test_dirichlet_diffusion_starts_from_a_bump_and_is_the_ftcs_solution():
+    problem, out = draw("diffusion2d_dirichlet", n=4)
+    u = out["fields/u"]  # [n, T, 10, 10]
+    assert u.shape == (4, 4, 10, 10)
+    ring = np.concatenate([u[..., 0, :], u[..., -1, :], u[..., :, 0], u[..., :, -1]], axis=-1)
+    np.testing.assert_array_equal(ring, 0.0)
+    peaks = u[:, 0].max(axis=(-2, -1))
+    assert np.all((peaks > 0) & (peaks <= 2.0)) and len(set(peaks)) == 4
+    for k in range(3):
+        c = u[:, k]
+        lap = np.zeros_like(c)
+        lap[:, 1:-1, 1:-1] = (
+            c[:, 2:, 1:-1]
+            + c[:, :-2, 1:-1]
+            + c[:, 1:-1, 2:]
+            + c[:, 1:-1, :-2]
+            - 4 * c[:, 1:-1, 1:-1]
+        )
+        np.testing.assert_allclose(u[:, k + 1], c + 0.1 * 2.0 * lap, rtol=1e-12, atol=1e-14)
+    assert np.all(np.diff(u.sum(axis=(-2, -1)), axis=1) < 0)  # mass leaves through the boundary
+    with jax.enable_x64(True):
+        rate = problem.field_rate(jnp.asarray(u[0, 0])[..., None], None)
+    np.testing.assert_allclose(rate[..., 0], (u[0, 1] - u[0, 0]) / 0.1, rtol=1e-9, atol=1e-12)

@@ -4,7 +4,9 @@ from opjax.data.generation.problems import (
     advection1d,
     allen_cahn,
     burgers1d,
+    burgers_source1d,
     darcy2d,
+    diffusion2d_dirichlet,
     ks1d,
     ns2d_kolmogorov,
 )
@@ -13,6 +15,8 @@ PROBLEMS = {
     "advection1d": advection1d,
     "allen_cahn": allen_cahn,
     "burgers1d": burgers1d,
+    "burgers_source1d": burgers_source1d,
+    "diffusion2d_dirichlet": diffusion2d_dirichlet,
     "darcy2d": darcy2d,
     "ks1d": ks1d,
     "ns2d_kolmogorov": ns2d_kolmogorov,
