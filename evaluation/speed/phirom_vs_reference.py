@@ -16,29 +16,32 @@ with one PDE parameter, ``gamma = 0.1`` (``J`` on 25 points), ``lambda = 0.5``, 
 data is forward-Euler Burgers from a smoothed step (the same arrays in both processes).
 
 * opjax: :func:`~opjax.training.reduced_order.physics_informed_objective` in
-  :func:`~opjax.training.step.make_train_step` (jitted, state donated), batch
-  ``y [8, 100, 256, 1]``;
+  :func:`~opjax.training.step.make_train_step` (jitted, state donated), the state made by
+  :func:`~opjax.training.state.init_train_state`, batch ``y [8, 100, 256, 1]``;
 * reference: ``PhiROMTrainer._inner_step`` under ``eqx.filter_jit(..., donate="all")``,
-  exactly as ``PhiROMTrainer.fit`` calls it, on the batch its data loader would give
-  (``[800, 1, 256]`` snapshots), run by ``--peer`` in the reference's environment (a
-  subprocess of this script; the torch, h5py, flax and matplotlib imports that the
-  reference needs only for data loading and plotting are stubbed). ``fit`` hands it a
-  fresh batch each step (its arguments are donated): the copy is made before the clock
-  starts.
+  exactly as ``PhiROMTrainer.fit`` calls it, on the batch its data loader gives
+  (``[800, 1, 256]`` snapshots). ``fit`` hands it a fresh batch each step (its arguments
+  are donated): the copy is made before the clock starts. It runs in the reference's
+  environment, in a subprocess of this script (``--peer``), with the torch, h5py, flax and
+  matplotlib imports that the reference needs only for data loading and plotting stubbed.
 
-Each step is timed to ``block_until_ready`` of its outputs, after three warm-up steps; the
-median of ``--repeats`` steps is reported, with the first step (compilation included).
+The two alternate, one step each in turn (the other process waits on a pipe), so that
+other load on the machine falls on both alike. Each step is timed to
+``block_until_ready`` of its outputs. The first ``WARMUP`` steps compile (both compile
+again after the first steps: the state's shardings, and the reference's numpy constants
+that become JAX arrays, change); the table gives the first step and the median, range and
+fastest of the next ``--repeats``.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 import types
 from pathlib import Path
@@ -49,7 +52,7 @@ TRAJECTORIES, SNAPSHOTS, POINTS, LENGTH = 8, 100, 256, 100.0
 LATENT, DECODER_WIDTH, DECODER_DEPTH = 4, 32, 4
 DYNAMICS_WIDTH, DYNAMICS_DEPTH = 64, 4
 GAMMA, LOSS_LAMBDA, LEARNING_RATE, DT = 0.1, 0.5, 5e-3, 0.07
-WARMUP = 3
+WARMUP = 5
 
 
 def burgers_data() -> dict:
@@ -69,25 +72,17 @@ def burgers_data() -> dict:
     return {"u": np.stack(snapshots, axis=1).astype(np.float32), "x": x, "mu": mu, "dx": dx}
 
 
-def time_steps(step, repeats: int) -> dict:
-    """Run ``step()`` (it returns its own time, in seconds) ``WARMUP + repeats`` times: the
-    first call's time, and the median and range of the last ``repeats``."""
-    times = [step() for _ in range(WARMUP + repeats)]
-    timed = times[WARMUP:]
-    median = float(np.median(timed))
-    return {"first": times[0], "median": median, "min": min(timed), "max": max(timed)}
-
-
-def time_opjax(repeats: int) -> dict:
-    """opjax's train step on the Burgers configuration."""
+def opjax_step():
+    """opjax's train step on the Burgers configuration: ``step() -> (seconds, loss)``."""
     import jax
     import jax.numpy as jnp
     import optax
 
     from opjax.models import build_model
-    from opjax.sharding import data_mesh
+    from opjax.sharding import data_mesh, replicated
     from opjax.solvers import UpwindBurgers
     from opjax.training.reduced_order import physics_informed_objective
+    from opjax.training.state import init_train_state
     from opjax.training.step import make_train_step
 
     data = burgers_data()
@@ -123,30 +118,25 @@ def time_opjax(repeats: int) -> dict:
         model, coords, field_rate, loss_lambda=LOSS_LAMBDA, gamma=GAMMA
     )
     optimizer = optax.adamw(LEARNING_RATE)
+    mesh = data_mesh()
     variables = model.init(jax.random.PRNGKey(102), coords[None], jnp.zeros((1, LATENT)))
-    state = {
-        "params": variables,
-        "opt_state": optimizer.init(variables["params"]),
-        "step": jnp.array(0),
-    }
-    train_step = make_train_step(objective, optimizer, jax.random.PRNGKey(0), data_mesh())
+    state = init_train_state(variables, optimizer, mesh)
+    train_step = make_train_step(objective, optimizer, jax.random.PRNGKey(0), mesh)
     batch = {
-        "y": jnp.asarray(u[..., None]),
-        "params": jnp.asarray(mu[:, None], jnp.float32),
-        "index": jnp.arange(TRAJECTORIES),
+        "y": u[..., None],
+        "params": mu[:, None].astype(np.float32),
+        "index": np.arange(TRAJECTORIES, dtype=np.int32),
     }
+    batch = jax.device_put(batch, replicated(mesh))  # the whole training set, on the device
     idx, weight = jnp.arange(TRAJECTORIES), jnp.ones(TRAJECTORIES)
-
-    losses = []
 
     def step():
         nonlocal state
         start = time.perf_counter()
         state, loss = jax.block_until_ready(train_step(state, batch, idx, weight))
-        losses.append(float(loss))
-        return time.perf_counter() - start
+        return time.perf_counter() - start, float(loss)
 
-    return {**time_steps(step, repeats), "loss": losses[-1], "jax": jax.__version__}
+    return step
 
 
 def import_reference(source: Path):
@@ -169,7 +159,6 @@ def import_reference(source: Path):
     stub("matplotlib")
     stub("matplotlib.pyplot")
     sys.path.insert(0, str(source))
-    import PHIROM.modules.base  # noqa: F401  (models imports it relatively)
     import PHIROM.modules.models as models
     import PHIROM.pde.burgers as burgers
     import PHIROM.training.train as train
@@ -177,64 +166,61 @@ def import_reference(source: Path):
     return models, burgers, train
 
 
-def time_reference(repeats: int, source: Path) -> dict:
-    """The reference's train step on the Burgers configuration (run in its environment)."""
-    import contextlib
-    import io
-
+def reference_step(source: Path):
+    """The reference's train step on the Burgers configuration (in its environment):
+    ``step() -> (seconds, loss)``."""
     import equinox as eqx
     import jax
     import jax.numpy as jnp
     import optax
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the reference prints as it builds
-        models, burgers, train = import_reference(source)
-        data = burgers_data()
-        u, mu, x = data["u"], data["mu"], data["x"]
-        hyperparams = {  # as script_burgers_NODE.py builds them
-            "latent_dim": LATENT,
-            "num_sensors": POINTS,
-            "field_dim": 1,
-            "spatial_dim": 1,
-            "mean_field": np.array([u.mean()]),
-            "std_field": np.array([u.std(ddof=1)]),
-            "activation": "sin",
-            "node_kwargs": {
-                "node_arch": "hyper_concat",
-                "activation": "swish",
-                "depth": DYNAMICS_DEPTH,
-                "width": DYNAMICS_WIDTH,
-                "param_size": 1,
-                "solver": "bosh3",
-                "adaptive": False,
-                "max_steps": None,
-                "mean_params": np.array([mu.mean()]),
-                "std_params": np.array([mu.std(ddof=1)]),
-            },
-            "width_scale": DECODER_WIDTH,
-            "decoder_arch": models.DecoderArchEnum.MLP,
-            "n_layers": DECODER_DEPTH,
-            "min_x": np.array([0.0]),
-            "max_x": np.array([LENGTH]),
-        }
-        key, subkey = jax.random.split(jax.random.PRNGKey(102))
-        model, model_state = eqx.nn.make_with_state(models.NodeROM)(**hyperparams, key=subkey)
-        trainer = train.PhiROMTrainer(
-            model=model,
-            model_state=model_state,
-            optimizer=optax.adamw(LEARNING_RATE),
-            optimizer_node=None,
-            optimizer_latent=None,
-            node_training_mode=train.NodeTrainingModeEnum.JACOBIAN_INVERSE,
-            loss="nmse",
-            evolve_fn=burgers.residual_burgers,
-            num_trajectories=TRAJECTORIES,
-            num_time_steps=SNAPSHOTS,
-            latent_dim=LATENT,
-            gamma=GAMMA,
-            loss_lambda=LOSS_LAMBDA,
-            key=key,
-        )
+    models, burgers, train = import_reference(source)
+    data = burgers_data()
+    u, mu, x = data["u"], data["mu"], data["x"]
+    hyperparams = {  # as script_burgers_NODE.py builds them
+        "latent_dim": LATENT,
+        "num_sensors": POINTS,
+        "field_dim": 1,
+        "spatial_dim": 1,
+        "mean_field": np.array([u.mean()]),
+        "std_field": np.array([u.std(ddof=1)]),
+        "activation": "sin",
+        "node_kwargs": {
+            "node_arch": "hyper_concat",
+            "activation": "swish",
+            "depth": DYNAMICS_DEPTH,
+            "width": DYNAMICS_WIDTH,
+            "param_size": 1,
+            "solver": "bosh3",
+            "adaptive": False,
+            "max_steps": None,
+            "mean_params": np.array([mu.mean()]),
+            "std_params": np.array([mu.std(ddof=1)]),
+        },
+        "width_scale": DECODER_WIDTH,
+        "decoder_arch": models.DecoderArchEnum.MLP,
+        "n_layers": DECODER_DEPTH,
+        "min_x": np.array([0.0]),
+        "max_x": np.array([LENGTH]),
+    }
+    key, subkey = jax.random.split(jax.random.PRNGKey(102))
+    model, model_state = eqx.nn.make_with_state(models.NodeROM)(**hyperparams, key=subkey)
+    trainer = train.PhiROMTrainer(
+        model=model,
+        model_state=model_state,
+        optimizer=optax.adamw(LEARNING_RATE),
+        optimizer_node=None,
+        optimizer_latent=None,
+        node_training_mode=train.NodeTrainingModeEnum.JACOBIAN_INVERSE,
+        loss="nmse",
+        evolve_fn=burgers.residual_burgers,
+        num_trajectories=TRAJECTORIES,
+        num_time_steps=SNAPSHOTS,
+        latent_dim=LATENT,
+        gamma=GAMMA,
+        loss_lambda=LOSS_LAMBDA,
+        key=key,
+    )
     inner_step = eqx.filter_jit(trainer._inner_step, donate="all")  # as in fit
     mesh = jax.make_mesh((1,), ("shard",), devices=jax.devices()[:1])
     sharding_model = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
@@ -253,15 +239,14 @@ def time_reference(repeats: int, source: Path) -> dict:
         "solver_args": [coords, mu[traj].astype(np.float32)],
         "node_args": mu[traj].astype(np.float32),
     }
-    carry = [
-        model,
-        model_state,
-        trainer.latent_memory,
-        trainer.opt_state,
-        trainer.opt_state_node,
-        trainer.opt_state_latent,
-    ]
-    losses = []
+    carry = {
+        "model": model,
+        "state": model_state,
+        "memory": trainer.latent_memory,
+        "opt": trainer.opt_state,
+        "opt_node": trainer.opt_state_node,
+        "opt_latent": trainer.opt_state_latent,
+    }
     rng = jax.random.PRNGKey(0)
 
     def step():
@@ -269,13 +254,13 @@ def time_reference(repeats: int, source: Path) -> dict:
         rng, subkey = jax.random.split(rng)
         fresh = jax.block_until_ready(jax.device_put(batch))  # donated by the step
         start = time.perf_counter()
-        model, state, memory, opt, opt_node, opt_latent, loss_dict = inner_step(
-            carry[0],
-            carry[1],
-            carry[3],
-            carry[4],
-            carry[5],
-            carry[2],
+        out = inner_step(
+            carry["model"],
+            carry["state"],
+            carry["opt"],
+            carry["opt_node"],
+            carry["opt_latent"],
+            carry["memory"],
             fresh["data"],
             fresh["coords"],
             fresh["t"],
@@ -292,16 +277,39 @@ def time_reference(repeats: int, source: Path) -> dict:
             jnp.array(1.0),  # past the warm-up
             key=subkey,
         )
-        jax.block_until_ready((model, memory, opt, loss_dict))
+        out = jax.block_until_ready(out)
         elapsed = time.perf_counter() - start
-        carry[:] = [model, state, memory, opt, opt_node, opt_latent]
-        rec, dyn = loss_dict["loss_reconstruction"], loss_dict["loss_time_stepping"]
-        losses.append(float(LOSS_LAMBDA * rec + (1 - LOSS_LAMBDA) * dyn))
-        return elapsed
+        *updated, losses = out
+        carry.update(zip(("model", "state", "memory", "opt", "opt_node", "opt_latent"), updated))
+        rec, dyn = losses["loss_reconstruction"], losses["loss_time_stepping"]
+        return elapsed, float(LOSS_LAMBDA * rec + (1 - LOSS_LAMBDA) * dyn)
 
-    with contextlib.redirect_stdout(io.StringIO()):  # the reference prints as it traces
-        times = time_steps(step, repeats)
-    return {**times, "loss": losses[-1], "jax": jax.__version__}
+    return step
+
+
+def serve_reference(source: Path) -> None:
+    """``--peer``: one reference step per line read from stdin, its ``[seconds, loss]``
+    written as a JSON line (the reference's own prints are discarded)."""
+    reply = sys.stdout
+    with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
+        step = reference_step(source)
+        reply.write(json.dumps({"jax": sys.modules["jax"].__version__}) + "\n")
+        reply.flush()
+        for _ in sys.stdin:
+            reply.write(json.dumps(step()) + "\n")
+            reply.flush()
+
+
+def summary(results: list[tuple[float, float]]) -> dict:
+    """The first step's time; median, range and fastest of the timed ones; the last loss."""
+    timed = [seconds for seconds, _ in results[WARMUP:]]
+    return {
+        "first": results[0][0],
+        "median": float(np.median(timed)),
+        "min": min(timed),
+        "max": max(timed),
+        "loss": results[-1][1],
+    }
 
 
 def cpu_name() -> str:
@@ -319,35 +327,49 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--reference-python", default="/work/phirom_ref_venv/bin/python")
     parser.add_argument("--source", default=os.environ.get("PHIROM_SOURCE", "/work/phirom_ref_src"))
-    parser.add_argument("--peer", metavar="JSON", help="(internal) time the reference into JSON")
+    parser.add_argument("--peer", action="store_true", help="(internal) serve reference steps")
     args = parser.parse_args()
     if args.peer:
-        result = time_reference(args.repeats, Path(args.source))
-        Path(args.peer).write_text(json.dumps(result))
+        serve_reference(Path(args.source))
         return
 
-    ours = time_opjax(args.repeats)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "reference.json"
-        command = [args.reference_python, __file__, "--peer", str(out)]
-        command += ["--repeats", str(args.repeats), "--source", args.source]
-        subprocess.run(command, check=True)
-        theirs = json.loads(out.read_text())
+    import jax
+
+    ours_step = opjax_step()
+    command = [args.reference_python, __file__, "--peer", "--source", args.source]
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as peer:
+        reference_jax = json.loads(peer.stdout.readline())["jax"]
+
+        def theirs_step():
+            peer.stdin.write("step\n")
+            peer.stdin.flush()
+            return tuple(json.loads(peer.stdout.readline()))
+
+        ours, theirs = [], []
+        for _ in range(WARMUP + args.repeats):
+            ours.append(ours_step())
+            theirs.append(theirs_step())
+        peer.stdin.close()
+    ours, theirs = summary(ours), summary(theirs)
     print(f"machine: {cpu_name()}, {os.cpu_count()} cores")
-    print(f"jax: opjax {ours['jax']}, reference {theirs['jax']}; {args.repeats} repeats")
+    print(f"jax: opjax {jax.__version__}, reference {reference_jax}")
+    print(f"{args.repeats} timed steps after {WARMUP}, alternating")
+    ms = lambda r, key: f"{1e3 * r[key]:.0f}"  # noqa: E731
+    rows = (
+        ("train step, median (range)", "median"),
+        ("train step, fastest", "min"),
+        ("first step (compiles)", "first"),
+    )
     print("| | opjax (ms) | reference (ms) | reference / opjax |")
     print("| --- | --- | --- | --- |")
-    ms = lambda r, k: f"{1e3 * r[k]:.1f}"  # noqa: E731
-    print(
-        f"| train step, median (range) | {ms(ours, 'median')} ({ms(ours, 'min')}-"
-        f"{ms(ours, 'max')}) | {ms(theirs, 'median')} ({ms(theirs, 'min')}-{ms(theirs, 'max')})"
-        f" | **{theirs['median'] / ours['median']:.2f}x** |"
-    )
-    print(
-        f"| first step (compilation) | {ms(ours, 'first')} | {ms(theirs, 'first')} |"
-        f" {theirs['first'] / ours['first']:.2f}x |"
-    )
-    print(f"loss after the steps: opjax {ours['loss']:.4f}, reference {theirs['loss']:.4f}")
+    for label, key in rows:
+        cells = [ms(r, key) for r in (ours, theirs)]
+        if key == "median":
+            cells = [f"{c} ({ms(r, 'min')}-{ms(r, 'max')})" for c, r in zip(cells, (ours, theirs))]
+        print(f"| {label} | {cells[0]} | {cells[1]} | {theirs[key] / ours[key]:.2f}x |")
+    print(f"loss at the last step: opjax {ours['loss']:.4f}, reference {theirs['loss']:.4f}")
 
 
 if __name__ == "__main__":

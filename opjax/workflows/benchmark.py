@@ -145,8 +145,12 @@ def suite_markdown(table: dict) -> str:
         "rollout mean L2 | corr > 0.8 time | train time |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
+    trajectories = []
     for name, row in table["runs"].items():
         for test, r in row["tests"].items():
+            if "horizon" in r:  # a reduced-order run: errors inside and beyond the horizon
+                trajectories.append((name, test, r, row["train_seconds"]))
+                continue
             rollout = r.get("rollout")
             mean_l2 = f"{rollout['l2_mean']:.4f}" if rollout else "-"
             corr = f"{rollout['high_correlation_time']['0.8']:g}" if rollout else "-"
@@ -154,5 +158,22 @@ def suite_markdown(table: dict) -> str:
             lines.append(
                 f"| {name} | {test} | {resolution} | {r['n']} | {r['l2']:.4f} | {r['h1']:.4f} "
                 f"| {mean_l2} | {corr} | {row['train_seconds']:.0f} s |"
+            )
+    if trajectories:
+        if len(lines) == 8:  # no row in the first table
+            lines = lines[:-2]
+        lines += [
+            "",
+            "| run | test set | resolution | samples | states (horizon) | in-horizon L2 | "
+            "extrapolation L2 | train time |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for name, test, r, seconds in trajectories:
+            resolution = "x".join(str(n) for n in r["resolution"])
+            beyond = r.get("l2_extrapolation")
+            lines.append(
+                f"| {name} | {test} | {resolution} | {r['n']} | {len(r['times'])} "
+                f"({r['horizon']}) | {r['l2']:.4f} | "
+                f"{'-' if beyond is None else f'{beyond:.4f}'} | {seconds:.0f} s |"
             )
     return "\n".join(lines) + "\n"

@@ -142,8 +142,8 @@ def _field_rate(attrs: dict, data_cfg: dict, train: Sample, space: tuple) -> Fie
         rate = jax.eval_shape(problem.field_rate, state, params)
     except (ValueError, TypeError, IndexError) as err:
         raise RecipeError(
-            f"the solver of {attrs['problem']!r} cannot take the decoded field {state.shape} "
-            f"(grid {list(space)}): {err}"
+            f"decoder/solver grid mismatch: the solver of {attrs['problem']!r} cannot take "
+            f"the decoded field {state.shape} (grid {list(space)}): {err}"
         ) from None
     if rate.shape != state.shape:
         raise RecipeError(

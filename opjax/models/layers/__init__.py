@@ -1,6 +1,6 @@
 """Building blocks shared by the model families."""
 
-from opjax.models.layers.activations import gelu
+from opjax.models.layers.activations import cosine, gelu, sine
 from opjax.models.layers.conditional_layer_norm import ConditionalLayerNorm
 from opjax.models.layers.convnext_block import ConvNeXtBlock
 from opjax.models.layers.domain_padding import pad, pad_widths, unpad
@@ -14,7 +14,9 @@ __all__ = [
     "ChannelMLP",
     "ConditionalLayerNorm",
     "ConvNeXtBlock",
+    "cosine",
     "gelu",
+    "sine",
     "PointwiseLinear",
     "SoftGating",
     "SpectralConv",

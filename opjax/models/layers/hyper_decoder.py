@@ -49,7 +49,10 @@ class HyperDecoder(nn.Module):
 
         def fourier_filter(i):
             omega = self.param(f"filter_{i}", torch_uniform(d / 6), (d, self.width // 2))
-            z = coords @ omega.astype(coords.dtype)
+            # x Omega as d broadcast products (d is 1 to 3): XLA's CPU compiler runs the
+            # gradient of a matrix product with such a short side far slower than this sum.
+            omega = omega.astype(coords.dtype)
+            z = sum(coords[..., j, None] * omega[j] for j in range(d))
             return jnp.concatenate([sine(z), cosine(z)], axis=-1)
 
         def shift(i):

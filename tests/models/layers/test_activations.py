@@ -83,3 +83,32 @@ def test_gelu_takes_the_cpu_form_on_cpu_only(monkeypatch):
     monkeypatch.setattr(jax, "default_backend", lambda: "gpu")
     elsewhere = primitives(jax.make_jaxpr(lambda v: gelu(v))(x).jaxpr)  # a fresh trace
     assert "erf" in elsewhere and "custom_jvp_call" not in elsewhere
+
+
+def test_float32_sine_and_cosine_match_float64_and_differentiate_exactly():
+    from opjax.models.layers import cosine, sine
+    from opjax.models.layers.cpu_kernels import cosine_float32, sine_float32
+
+    x = np.linspace(-200.0, 200.0, 400001).astype(np.float32)
+    exact = x.astype(np.float64)
+    for fast, reference in ((sine_float32, np.sin), (cosine_float32, np.cos)):
+        ours = np.asarray(jax.jit(fast)(jnp.asarray(x)), np.float64)
+        assert np.max(np.abs(ours - reference(exact))) < 6e-7
+    small = jnp.linspace(-3.0, 3.0, 61, dtype=jnp.float32)
+    np.testing.assert_allclose(jax.vmap(jax.grad(sine))(small), np.cos(small), atol=4e-7)
+    np.testing.assert_allclose(jax.vmap(jax.grad(cosine))(small), -np.sin(small), atol=4e-7)
+    second = jax.vmap(jax.hessian(sine))(small)
+    np.testing.assert_allclose(second, -np.sin(small), atol=4e-7)
+    _, tangent = jax.jvp(cosine, (small,), (jnp.ones_like(small),))
+    np.testing.assert_allclose(tangent, -np.sin(small), atol=4e-7)
+    with jax.enable_x64(True):  # other dtypes take XLA's sin
+        wide = jnp.linspace(-50.0, 50.0, 101)
+        np.testing.assert_array_equal(sine(wide), jnp.sin(wide))
+
+
+def test_float32_sine_is_fused_elementwise_work():
+    """No ``sin`` or ``cos`` primitive: XLA's CPU ``sin`` is the slow path it replaces."""
+    from opjax.models.layers.cpu_kernels import sine_float32
+
+    names = primitives(jax.make_jaxpr(sine_float32.fun)(jnp.ones(4, jnp.float32)).jaxpr)
+    assert not names & {"sin", "cos"}
