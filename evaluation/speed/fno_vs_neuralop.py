@@ -275,7 +275,7 @@ def opjax_train_step():
     state = {"train": init_train_state(variables, optimizer, mesh)}
 
     def run():
-        state["train"], loss = step(state["train"], data, idx, weight)
+        state["train"], loss, _ = step(state["train"], data, idx, weight)
         return loss.block_until_ready()
 
     return run

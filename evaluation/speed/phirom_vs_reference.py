@@ -133,7 +133,7 @@ def opjax_step():
     def step():
         nonlocal state
         start = time.perf_counter()
-        state, loss = jax.block_until_ready(train_step(state, batch, idx, weight))
+        state, loss, _ = jax.block_until_ready(train_step(state, batch, idx, weight))
         return time.perf_counter() - start, float(loss)
 
     return step

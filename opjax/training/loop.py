@@ -92,13 +92,15 @@ def fit(
         )
         start = time.perf_counter()
         lr = float(settings.learning_rate(epoch * steps_per_epoch))
-        state, losses = run_epoch(train_step, state, data, indices, weights, bar, epoch)
+        state, losses, finite = run_epoch(train_step, state, data, indices, weights, bar, epoch)
         bad = np.flatnonzero(~np.isfinite(losses))
         if bad.size:
+            culprits = [name for name, ok in finite.items() if not ok[bad[0]]]
+            because = f" because {' and '.join(culprits)} became non-finite" if culprits else ""
             raise NonFiniteLossError(
                 f"non-finite training loss ({losses[bad[0]]}) at step "
-                f"{epoch * steps_per_epoch + bad[0]} (epoch {epoch}); training stopped. "
-                + _last_good(checkpoints)
+                f"{epoch * steps_per_epoch + bad[0]} (epoch {epoch}){because}; training "
+                "stopped. " + _last_good(checkpoints)
             )
         seconds = time.perf_counter() - start
         record = {

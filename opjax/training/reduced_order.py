@@ -101,7 +101,7 @@ def physics_losses(
 
     Returns:
         ``{"reconstruction": [S, C], "dynamics": [S], "target": [S, k] (J^+ f),
-        "velocity": [S, k] (psi)}``.
+        "velocity": [S, k] (psi), "rate": [S, N, C] (f on the whole grid)}``.
     """
     s, c = fields.shape[0], fields.shape[-1]
     d = coords.shape[-1]
@@ -143,6 +143,7 @@ def physics_losses(
         "dynamics": dynamics,
         "target": target,
         "velocity": velocity,
+        "rate": rates,
     }
 
 
@@ -194,7 +195,7 @@ def physics_informed_objective(
         gate = (batch["step"] >= warmup_steps).astype(fields.dtype)
         observed = None
         if n_observed < n_points:
-            snapshots = (batch["index"][:, None] * model.n_times + jnp.arange(t)).reshape(-1)
+            snapshots = (batch["index"][:, None] * model.n_times + jnp.arange(t)[None]).reshape(-1)
             observed = observed_points(snapshots, n_points, n_observed)
         losses = physics_losses(
             model, variables, fields, latents, coords, field_rate, subsets, params, gate, observed
@@ -203,6 +204,13 @@ def physics_informed_objective(
         total = jnp.maximum(jnp.sum(weight), 1.0)
         reconstruction = jnp.sum(jnp.mean(losses["reconstruction"], axis=-1) * weight) / total
         dynamics = jnp.sum(losses["dynamics"] * weight) / total
-        return loss_lambda * reconstruction + (1 - loss_lambda) * dynamics, {}
+        finite = {
+            "J^+ f (the latent velocity the solver asks for; is the decoder's Jacobian "
+            "rank-deficient?)": jnp.all(jnp.isfinite(losses["target"])),
+            "the solver's time derivative of the decoded field": jnp.all(
+                jnp.isfinite(losses["rate"])
+            ),
+        }
+        return loss_lambda * reconstruction + (1 - loss_lambda) * dynamics, {"finite": finite}
 
     return objective

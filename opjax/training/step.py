@@ -17,7 +17,7 @@ from jax.sharding import Mesh
 from opjax.sharding import batch_sharding, replicated
 from opjax.training.objectives import Objective
 
-TrainStep = Callable[[dict, dict, jax.Array, jax.Array], tuple[dict, jax.Array]]
+TrainStep = Callable[[dict, dict, jax.Array, jax.Array], tuple[dict, jax.Array, dict]]
 
 
 def make_train_step(
@@ -27,7 +27,9 @@ def make_train_step(
     mesh: Mesh,
     ema_decay: float = 0.0,
 ) -> TrainStep:
-    """``step(state, data, idx, weight) -> (state, loss)``, jitted, ``state`` donated.
+    """``step(state, data, idx, weight) -> (state, loss, finite)``, jitted, ``state``
+    donated; ``finite`` is the objective's ``aux["finite"]``, ``{name: bool}``: whether the
+    quantities it names were finite in this step (empty for most objectives).
 
     ``data`` is the whole (normalised) training Sample on the devices, ``idx [batch]`` the
     samples of this step and ``weight [batch]`` their weights (0 for padding); the batch is
@@ -49,6 +51,7 @@ def make_train_step(
             return objective({"params": trainable, **model_state}, batch, rng)
 
         (loss, aux), grads = jax.value_and_grad(loss_of, has_aux=True)(variables["params"])
+        finite = aux.get("finite", {})
         updates, opt_state = optimizer.update(grads, state["opt_state"], variables["params"])
         trainable = optax.apply_updates(variables["params"], updates)
         variables = {"params": trainable, **aux.get("model_state", model_state)}
@@ -60,13 +63,13 @@ def make_train_step(
                 trainable,
             )
             new["ema"] = {**variables, "params": average}
-        return new, loss
+        return new, loss, finite
 
     rep = replicated(mesh)
     return jax.jit(
         step,
         in_shardings=(rep, rep, shard, shard),
-        out_shardings=(rep, rep),
+        out_shardings=(rep, rep, rep),
         donate_argnums=(0,),
     )
 
@@ -74,23 +77,26 @@ def make_train_step(
 def run_epoch(
     train_step: TrainStep, state: dict, data: dict, indices, weights, bar=None, epoch: int = 0
 ):
-    """Dispatch one epoch of steps without waiting on any of them; return the state and
-    the losses ``[steps]`` (float64).
+    """Dispatch one epoch of steps without waiting on any of them; return the state, the
+    losses ``[steps]`` (float64) and the objective's finiteness checks ``{name: [steps]}``.
 
     ``indices, weights [steps, batch]`` come from :func:`opjax.data.batching.epoch_batches`.
     A progress ``bar`` (tqdm) shows the loss of a step a few steps back, which has finished
     by the time it is read, so the host never stalls the device queue.
     """
-    losses = []
+    losses, checks = [], []
     lag = 4
     for i, (idx, w) in enumerate(zip(indices, weights)):
-        state, loss = train_step(state, data, idx, w)
+        state, loss, finite = train_step(state, data, idx, w)
         losses.append(loss)
+        checks.append(finite)
         if bar is not None:
             bar.update(int(w.sum()))
             if i >= lag and i % lag == 0:
                 bar.set_postfix(epoch=epoch, loss=f"{float(losses[i - lag]):.4f}")
-    return state, np.asarray(jax.device_get(losses), np.float64)
+    losses, checks = jax.device_get((losses, checks))
+    finite = {name: np.array([c[name] for c in checks]) for name in (checks[0] if checks else {})}
+    return state, np.asarray(losses, np.float64), finite
 
 
 def evaluated_weights(state: dict) -> dict:

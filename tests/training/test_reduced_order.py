@@ -160,3 +160,75 @@ def test_too_few_points_for_the_jacobian_are_refused():
     model, coords, _, _ = _setup()
     with pytest.raises(ValueError, match="keeps 1 of 16 points"):
         physics_informed_objective(model, coords, _burgers_rate, gamma=0.1)
+
+
+@jax.enable_x64(True)
+def test_sparse_observations_reconstruct_only_the_observed_points():
+    model, coords, variables, batch = _setup(3)
+    fields = batch["y"][:, 0]
+    latents = variables["params"]["latent_memory"][batch["index"], 0]
+    subsets = jnp.array([[0, 3, 7, 9, 15], [2, 4, 5, 11, 12]])
+    observed = jnp.array([[1, 8], [0, 14]])
+    args = (model, variables, fields, latents, coords, _burgers_rate, subsets, batch["params"])
+    sparse, dense = physics_losses(*args, observed=observed), physics_losses(*args)
+    decoded = model.apply(variables, coords[None].repeat(2, 0), latents, method="decode")
+    for s in range(2):
+        seen = np.asarray(observed[s])
+        error = np.linalg.norm(decoded[s, seen, 0] - fields[s, seen, 0])
+        expected = error / np.linalg.norm(fields[s, seen, 0])
+        np.testing.assert_allclose(sparse["reconstruction"][s, 0], expected, rtol=1e-10)
+    np.testing.assert_allclose(sparse["dynamics"], dense["dynamics"], rtol=1e-12)
+    # In the objective, each snapshot keeps its own points for the whole run.
+    objective = physics_informed_objective(
+        model, coords, _burgers_rate, gamma=0.5, observed_fraction=0.25
+    )
+    first = objective(variables, batch, jax.random.PRNGKey(0))[0]
+    again = objective(variables, batch, jax.random.PRNGKey(1))
+    dense_objective = physics_informed_objective(model, coords, _burgers_rate, gamma=0.5)
+    assert first != dense_objective(variables, batch, jax.random.PRNGKey(0))[0]
+    assert bool(jnp.isfinite(again[0])) and all(bool(v) for v in again[1]["finite"].values())
+
+
+def test_a_non_finite_solver_rate_or_target_is_named():
+    model, coords, variables, batch = _setup()
+    variables = jax.tree.map(lambda a: a.astype(jnp.float32), variables)
+    batch = {**batch, "y": batch["y"].astype(jnp.float32), "params": batch["params"]}
+
+    def exploding_rate(u, mu):
+        return _burgers_rate(u, mu) / 0.0
+
+    objective = physics_informed_objective(model, coords, exploding_rate, gamma=0.5)
+    loss, aux = objective(variables, batch, jax.random.PRNGKey(0))
+    assert not np.isfinite(loss)
+    failed = [name for name, ok in aux["finite"].items() if not ok]
+    assert any(name.startswith("the solver's time derivative") for name in failed)
+    # A decoder that ignores the latent has a zero Jacobian: J^+ f is not finite.
+    flat = jax.tree.map(jnp.zeros_like, variables)
+    loss, aux = physics_informed_objective(model, coords, _burgers_rate, gamma=0.5)(
+        flat, batch, jax.random.PRNGKey(0)
+    )
+    assert [name for name, ok in aux["finite"].items() if not ok][0].startswith("J^+ f")
+
+
+def test_the_loop_names_the_quantity_that_became_non_finite(tmp_path):
+    from opjax.runs.checkpoints import RunCheckpoints
+    from opjax.training.loop import LoopSettings, NonFiniteLossError, fit
+
+    def step(state, data, idx, weight):
+        return state, jnp.float32(np.nan), {"J^+ f": jnp.bool_(False), "other": jnp.bool_(True)}
+
+    settings = LoopSettings(1, 2, False, 1, 1, 0, "phirom", "test/a/l2", lambda step: 1e-3)
+    checkpoints = RunCheckpoints(str(tmp_path / "checkpoints"))
+    try:
+        with pytest.raises(NonFiniteLossError, match=r"step 0 \(epoch 0\) because J\^\+ f became"):
+            fit(
+                step,
+                {},
+                {"x": np.zeros((2, 1))},
+                settings,
+                evaluate=dict,
+                checkpoints=checkpoints,
+                run_dir=tmp_path,
+            )
+    finally:
+        checkpoints.close()

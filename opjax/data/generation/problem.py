@@ -98,7 +98,8 @@ def initial_value_problem(
     default float type), solves ``burn_in`` time units from it (:func:`burned_in`), then
     keeps the states at ``times`` (the first being that state) on every ``stride``-th point
     (:func:`trajectory`, step ``dt``). Its ``params/<name>`` are ``params``, the same for
-    every sample.
+    every sample. When the states are stored on the solver grid (``stride = 1``), the
+    problem's ``field_rate`` is the equation's vector field.
     """
 
     def sample(key):
@@ -109,9 +110,23 @@ def initial_value_problem(
             **{f"params/{name}": jnp.asarray(value, dtype) for name, value in params.items()},
         }
 
-    return trajectory_problem(
+    problem = trajectory_problem(
         sample, field, description, coordinates=coordinates, times=times, solver=solver
     )
+    if stride != 1:
+        return problem
+    return dataclasses.replace(problem, field_rate=state_rate(equation))
+
+
+def state_rate(equation) -> Callable[[jax.Array, jax.Array | None], jax.Array]:
+    """A :class:`Problem`'s ``field_rate`` for one stored single-channel state
+    ``[*space, 1]`` of an equation with no per-sample parameters: its vector field."""
+
+    def field_rate(u, params):
+        del params
+        return equation.vector_field(0.0, u[..., 0])[..., None]
+
+    return field_rate
 
 
 def etdrk4_solver(dt: float, solver_points: int) -> dict[str, float | int | str]:

@@ -51,6 +51,11 @@ class SemiLinearEquation(eqx.Module):
         """The diffrax term (state: the real field ``[..., *grid.shape]``)."""
         return SemiLinearTerm(self.linear_symbol(), self.nonlinear, self.grid)
 
+    def vector_field(self, t, u: jax.Array, args=None) -> jax.Array:
+        """``du/dt`` of the real field ``u [..., *grid.shape]``:
+        ``irfftn(L rfftn(u) + N(t, rfftn(u)))``, as an explicit equation's."""
+        return self.term().vf(t, u, args)
+
     def imex_terms(self) -> diffrax.MultiTerm:
         """``MultiTerm(explicit, implicit)`` for diffrax's IMEX solvers (``KenCarp3-5``,
         ``Sil3``): the nonlinear term explicit, the stiff linear term ``L`` implicit, both

@@ -151,3 +151,15 @@ def test_dirichlet_diffusion_starts_from_a_bump_and_is_the_ftcs_solution():
     with jax.enable_x64(True):
         rate = problem.field_rate(jnp.asarray(u[0, 0])[..., None], None)
     np.testing.assert_allclose(rate[..., 0], (u[0, 1] - u[0, 0]) / 0.1, rtol=1e-9, atol=1e-12)
+
+
+def test_a_spectral_problem_on_its_solver_grid_has_its_equations_rate():
+    problem, out = draw("advection1d", n=1, t_end=0.0002, n_times=3)
+    u = out["fields/u"][0]  # [3, 64], 1e-4 apart, the exact shift of u[0]
+    with jax.enable_x64(True):
+        middle = problem.field_rate(jnp.asarray(u[1])[:, None], None)[:, 0]
+    centred = (u[2] - u[0]) / 0.0002  # second order: error (beta k)^3 dt^2 / 6
+    np.testing.assert_allclose(middle, centred, rtol=0, atol=3e-5 * np.abs(centred).max())
+    burgers = PROBLEMS["burgers1d"]
+    subsampled = burgers.build({**burgers.DEFAULTS, **TINY["burgers1d"]})
+    assert subsampled.field_rate is None  # stored on every 4th solver point: no rate

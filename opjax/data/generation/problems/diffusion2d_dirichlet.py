@@ -24,7 +24,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from opjax.data.generation.problem import Problem, spaced_times, trajectory
+from opjax.data.generation.problem import Problem, spaced_times, state_rate, trajectory
 from opjax.solvers import DirichletDiffusion2D
 
 DEFAULTS = {
@@ -64,10 +64,6 @@ def build(p: dict) -> Problem:
             "params/diffusivity": jnp.asarray(p["diffusivity"], dtype),
         }
 
-    def field_rate(u, params):
-        del params
-        return equation.vector_field(0.0, u[..., 0])[..., None]
-
     return Problem(
         sample=sample,
         coordinates={"y": nodes, "x": nodes},
@@ -79,5 +75,5 @@ def build(p: dict) -> Problem:
             "dt": p["dt"],
             "solver_points": p["points"],
         },
-        field_rate=field_rate,
+        field_rate=state_rate(equation),
     )
