@@ -86,6 +86,33 @@ def summarize_trajectory_errors(errors: np.ndarray, horizon: int) -> dict[str, f
     return summary
 
 
+def evaluate_trajectories(
+    model: PhiROM,
+    variables: dict,
+    test: Sample,
+    grid: np.ndarray,
+    times: np.ndarray,
+    horizon: int,
+    settings: dict,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """``(pred [n, T, *space, C], e [n, T, C], summary)`` of a test set, with a recipe's
+    ``[reduced_order]`` ``settings`` for the fit of the initial latent."""
+    pred = trajectory_predictions(
+        model,
+        variables,
+        test,
+        grid,
+        times,
+        batch_size=batch_size,
+        steps=settings["inversion_steps"],
+        learning_rate=settings["inversion_lr"],
+        observed_fraction=settings["inversion_fraction"],
+    )
+    errors = relative_errors(pred, test["y"])
+    return pred, errors, summarize_trajectory_errors(errors, horizon)
+
+
 def plot_trajectories(
     times: np.ndarray,
     errors: np.ndarray,

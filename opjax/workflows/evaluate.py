@@ -5,7 +5,9 @@ samples of a file) and the metrics of the benchmark the file comes from (PDEBenc
 Well, Poseidon: :mod:`opjax.metrics.benchmark`); with ``rollout = N``, also the errors,
 correlations and spectra of N-step rollouts. It writes ``report/metrics.json``,
 ``report/metrics.md``, ``report/warnings.json`` (e.g. that training diverged,
-:mod:`opjax.evaluation.divergence`) and PNG plots under ``report/``.
+:mod:`opjax.evaluation.divergence`) and PNG plots under ``report/``. A reduced-order run
+(``phirom``) is evaluated on whole trajectories instead: the relative L2 per saved time,
+inside the training horizon and beyond it (:mod:`opjax.evaluation.trajectory_evaluation`).
 """
 
 from __future__ import annotations
@@ -23,12 +25,7 @@ from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summariz
 from opjax.evaluation.plots import plot_samples
 from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
-from opjax.evaluation.trajectory_evaluation import (
-    plot_trajectories,
-    relative_errors,
-    summarize_trajectory_errors,
-    trajectory_predictions,
-)
+from opjax.evaluation.trajectory_evaluation import evaluate_trajectories, plot_trajectories
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
 from opjax.models.phirom import PhiROM
 from opjax.runs.directory import CONFIG, REPORT, atomic_write, read_metrics
@@ -139,23 +136,20 @@ def _trajectory_results(
     sample = read_split(data_cfg, path, n_samples or 0, data_cfg["test_split"])
     with open_dataset(path, data_cfg["format"]) as file:
         times = np.asarray(file.times, np.float64)[:: data_cfg["window"]["time_step"]]
-    settings = config["reduced_order"]
-    pred = trajectory_predictions(
+    horizon = run.model.n_times
+    pred, errors, summary = evaluate_trajectories(
         run.model,
         run.params,
         sample,
         run.grid(),
         times,
-        batch_size=batch_size,
-        steps=settings["inversion_steps"],
-        learning_rate=settings["inversion_lr"],
-        observed_fraction=settings["inversion_fraction"],
+        horizon,
+        config["reduced_order"],
+        batch_size,
     )
-    errors = relative_errors(pred, sample["y"])
-    horizon = run.model.n_times
     plot_trajectories(times, errors, sample["y"], pred, horizon, report_dir, name)
     return {
-        **summarize_trajectory_errors(errors, horizon),
+        **summary,
         "n": len(sample["x"]),
         "resolution": list(sample["x"].shape[1:-1]),
         "file": os.path.abspath(path),

@@ -37,11 +37,7 @@ from opjax.data.formats import open_dataset
 from opjax.data.generation import recorded_problem
 from opjax.data.sample import Sample
 from opjax.data.splits import Splits
-from opjax.evaluation.trajectory_evaluation import (
-    relative_errors,
-    summarize_trajectory_errors,
-    trajectory_predictions,
-)
+from opjax.evaluation.trajectory_evaluation import evaluate_trajectories
 from opjax.models.phirom import PhiROM
 from opjax.recipe_tables import RecipeError
 from opjax.runs.reduced_order_inference import uniform_grid
@@ -240,21 +236,18 @@ def reduced_order_evaluator(model: PhiROM, recipe: dict, splits: Splits, data: T
     horizon = splits.train["y"].shape[1]
 
     def evaluate(variables: dict) -> dict:
-        results = {}
-        for name, test in splits.tests.items():
-            pred = trajectory_predictions(
+        return {
+            name: evaluate_trajectories(
                 model,
                 variables,
                 test,
                 data.grid,
                 data.test_times[name],
-                batch_size=recipe["train"]["eval_batch_size"],
-                steps=settings["inversion_steps"],
-                learning_rate=settings["inversion_lr"],
-                observed_fraction=settings["inversion_fraction"],
-            )
-            errors = relative_errors(pred, test["y"])
-            results[name] = summarize_trajectory_errors(errors, horizon)
-        return results
+                horizon,
+                settings,
+                recipe["train"]["eval_batch_size"],
+            )[2]
+            for name, test in splits.tests.items()
+        }
 
     return evaluate
