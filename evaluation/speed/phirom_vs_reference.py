@@ -27,10 +27,11 @@ data is forward-Euler Burgers from a smoothed step (the same arrays in both proc
 
 The two alternate, one step each in turn (the other process waits on a pipe), so that
 other load on the machine falls on both alike. Each step is timed to
-``block_until_ready`` of its outputs. The first ``WARMUP`` steps compile (both compile
-again after the first steps: the state's shardings, and the reference's numpy constants
-that become JAX arrays, change); the table gives the first step and the median, range and
-fastest of the next ``--repeats``.
+``block_until_ready`` of its outputs. The first ``WARMUP`` steps are not timed: the first
+compiles, and the reference compiles twice more (the leaf types of the state it carries
+change over the first steps: its numpy normalisation constants come back from an update
+as JAX arrays, and ``filter_jit`` retraces); the table gives the
+first step and the median, range and fastest of the next ``--repeats``.
 """
 
 from __future__ import annotations

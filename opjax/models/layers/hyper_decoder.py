@@ -52,7 +52,9 @@ class HyperDecoder(nn.Module):
             # x Omega as d broadcast products (d is 1 to 3): XLA's CPU compiler runs the
             # gradient of a matrix product with such a short side far slower than this sum.
             omega = omega.astype(coords.dtype)
-            z = sum(coords[..., j, None] * omega[j] for j in range(d))
+            z = sum(
+                coords[..., j, None] * broadcast_channels(omega[j], coords.ndim) for j in range(d)
+            )
             return jnp.concatenate([sine(z), cosine(z)], axis=-1)
 
         def shift(i):
