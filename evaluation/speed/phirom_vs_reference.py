@@ -40,7 +40,6 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -313,17 +312,9 @@ def summary(results: list[tuple[float, float]]) -> dict:
     }
 
 
-def cpu_name() -> str:
-    """The CPU's model name (``lscpu``'s), or the platform's."""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or platform.machine()
-
-
 def main() -> None:
+    from opjax.evaluation.machine import cpu_name
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=20)
     parser.add_argument("--reference-python", default="/work/phirom_ref_venv/bin/python")
