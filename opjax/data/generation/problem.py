@@ -19,6 +19,10 @@ import numpy as np
 
 from opjax.solvers import PeriodicGrid, gaussian_random_field
 from opjax.solvers.simulate import simulate
+from opjax.solvers.stepper import advance
+
+#: ``(u [*space, C], params [p] or None) -> u_next [*space, C]``, one saved interval.
+Stepper = Callable[[jax.Array, jax.Array | None], jax.Array]
 
 #: The ``scheme`` of a problem solved by :func:`trajectory`.
 ETDRK4_SCHEME = "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing"
@@ -43,7 +47,12 @@ class Problem:
         field_rate: ``(u [*space, C], params [p] or None) -> du/dt [*space, C]``, the
             solver's time derivative of one stored state (channels-last), for objectives
             with the solver in the loss; None when the problem has none.
-        rate_params: the names of the per-sample ``params`` ``field_rate`` takes, in order.
+        rate_params: the names of the per-sample ``params`` ``field_rate`` and
+            ``equation`` take, in order.
+        equation: ``params [p] or None -> equation``, the equation a sample solves
+            (``params`` as for ``field_rate``), when its states are stored on the solver
+            grid; None otherwise. With ``dt`` it makes the :meth:`stepper`.
+        dt: the solver step the data were generated with.
     """
 
     sample: Callable[..., dict[str, jax.Array]]
@@ -55,6 +64,51 @@ class Problem:
     swept: bool = False
     field_rate: Callable[[jax.Array, jax.Array | None], jax.Array] | None = None
     rate_params: tuple[str, ...] = ()
+    equation: Callable[[jax.Array | None], object] | None = None
+    dt: float | None = None
+
+    def stepper(self, substeps: int | None = None, proportion: float = 1.0) -> Stepper:
+        """``(u [*space, C], params [p] or None) -> u_next [*space, C]``: the solver's map
+        from one saved state to the next (one-channel states; see
+        :func:`~opjax.solvers.stepper.advance`), with ``substeps`` solver steps per saved
+        interval (default: the data's own, ``interval / dt``).
+
+        A coarse solver (for a learned correction) takes fewer ``substeps``, or advances
+        only ``proportion`` of the interval (APEBench's ``coarse_proportion``: the physics
+        is under-resolved in time, which fewer steps of an exact linear integrator are not).
+
+        Raises:
+            ValueError: the problem has no equation on the stored grid, its saved times
+                are not equally spaced, or ``substeps < 1``.
+        """
+        interval = self.saved_interval()
+        if self.equation is None or self.dt is None:
+            raise ValueError("the problem's states are not stored on its solver's grid")
+        if substeps is None:
+            substeps = max(round(interval / self.dt), 1)
+        if substeps < 1 or not 0 < proportion <= 1:
+            raise ValueError(
+                f"need substeps >= 1 and 0 < proportion <= 1; got {substeps}, {proportion}"
+            )
+        equation_of, duration = self.equation, interval * proportion
+
+        def step(u, params):
+            return advance(equation_of(params), u[..., 0], duration, substeps)[..., None]
+
+        return step
+
+    def saved_interval(self) -> float:
+        """The time between consecutive saved states.
+
+        Raises:
+            ValueError: the problem is steady or its saved times are not equally spaced.
+        """
+        if self.times is None or len(self.times) < 2:
+            raise ValueError("the problem saves no trajectory")
+        gaps = np.diff(self.times)
+        if not np.allclose(gaps, gaps[0], rtol=1e-9, atol=0.0):
+            raise ValueError("the problem's saved times are not equally spaced")
+        return float(gaps[0])
 
 
 def trajectory_problem(
@@ -99,7 +153,8 @@ def initial_value_problem(
     keeps the states at ``times`` (the first being that state) on every ``stride``-th point
     (:func:`trajectory`, step ``dt``). Its ``params/<name>`` are ``params``, the same for
     every sample. When the states are stored on the solver grid (``stride = 1``), the
-    problem's ``field_rate`` is the equation's vector field.
+    problem's ``field_rate`` is the equation's vector field and its ``equation`` (and so
+    its :meth:`Problem.stepper`) the equation.
     """
 
     def sample(key):
@@ -115,16 +170,23 @@ def initial_value_problem(
     )
     if stride != 1:
         return problem
-    return dataclasses.replace(problem, field_rate=state_rate(equation))
+    return dataclasses.replace(
+        problem, field_rate=state_rate(equation), equation=lambda params: equation, dt=dt
+    )
 
 
 def state_rate(equation) -> Callable[[jax.Array, jax.Array | None], jax.Array]:
     """A :class:`Problem`'s ``field_rate`` for one stored single-channel state
     ``[*space, 1]`` of an equation with no per-sample parameters: its vector field."""
+    return equation_rate(lambda params: equation)
+
+
+def equation_rate(equation_of: Callable) -> Callable[[jax.Array, jax.Array | None], jax.Array]:
+    """A :class:`Problem`'s ``field_rate`` for one stored single-channel state
+    ``[*space, 1]``: the vector field of ``equation_of(params)``."""
 
     def field_rate(u, params):
-        del params
-        return equation.vector_field(0.0, u[..., 0])[..., None]
+        return equation_of(params).vector_field(0.0, u[..., 0])[..., None]
 
     return field_rate
 

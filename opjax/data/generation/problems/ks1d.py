@@ -9,11 +9,14 @@ it is exact) for ``n_times`` states, after discarding the first ``burn_in`` time
 Solved by ETDRK4 with internal step ``dt`` (0.05: 4 steps per saved state).
 PDE-Refiner used 2048 training trajectories of 140 states and 128 test trajectories of 640.
 
-Fields: ``u [n_times, points]``. Params: ``domain_length``. Coordinates: ``x`` per
+Fields: ``u [n_times, points]``. Params: ``domain_length``, which the solver's ``field_rate``
+and ``stepper`` take. Coordinates: ``x`` per
 sample, ``[points]`` (the domain varies).
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -21,6 +24,7 @@ import jax.numpy as jnp
 from opjax.data.generation.problem import (
     Problem,
     burned_in,
+    equation_rate,
     etdrk4_solver,
     spaced_times,
     trajectory,
@@ -63,11 +67,21 @@ def build(p: dict) -> Problem:
         x = jnp.arange(p["points"], dtype=dtype) * (length / p["points"])
         return {"fields/u": u, "params/domain_length": length, "coordinates/x": x}
 
-    return trajectory_problem(
+    def equation(params):
+        return KuramotoSivashinsky(grid, domain_length=params[0])
+
+    problem = trajectory_problem(
         sample,
         "u",
         "u(t, x) on [0, domain_length)",
         coordinates={},
         times=times,
         solver=etdrk4_solver(p["dt"], p["points"]),
+    )
+    return dataclasses.replace(
+        problem,
+        field_rate=equation_rate(equation),
+        rate_params=("domain_length",),
+        equation=equation,
+        dt=p["dt"],
     )
