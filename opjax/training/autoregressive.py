@@ -326,9 +326,7 @@ def residual_objective(
             level = level_weight * weighted_mean(squared_error(r, jnp.zeros_like(r)), weight)
             return (_gradient_gate(next_window, keep_gradient), model_state), level
 
-        (_, model_state), levels = jax.lax.scan(
-            body, (batch["x"], chain.initial_state), (w, keep)
-        )
+        (_, model_state), levels = jax.lax.scan(body, (batch["x"], chain.initial_state), (w, keep))
         return jnp.sum(levels), _aux(model_state)
 
     return objective

@@ -70,8 +70,15 @@ def _objectives():
         ),
         # trainax's DivertedChain reads the first T - B + 1 of its T time-level weights.
         "diverted_chain": diverted_chain_objective(
-            model, loss, norm, solver, steps=3, branch_steps=2, cut_every=2,
-            weights=[1.0, 0.7], branch_weights=[1.0, 0.3],
+            model,
+            loss,
+            norm,
+            solver,
+            steps=3,
+            branch_steps=2,
+            cut_every=2,
+            weights=[1.0, 0.7],
+            branch_weights=[1.0, 0.3],
         ),
         "diverted_chain_cut": diverted_chain_objective(
             model, loss, norm, solver, steps=3, branch_steps=1, cut_solver_gradient=True
@@ -117,6 +124,8 @@ def test_loss_and_gradient_match_trainax(fixture, name):
         for layer in expected:
             for leaf in ("kernel", "bias"):
                 np.testing.assert_allclose(
-                    np.asarray(grads[layer][leaf]), expected[layer][leaf], **TOL,
+                    np.asarray(grads[layer][leaf]),
+                    expected[layer][leaf],
+                    **TOL,
                     err_msg=f"{name}: gradient of {layer}.{leaf}",
                 )
