@@ -13,8 +13,8 @@ units with the training loss ``ell(pred, true, weight)``
 * :func:`unrolled_objective` (trainax's ``Supervised``): ``u_{t+1} = f(u_t)`` for
   ``t < T``, ``loss = sum_t w_t ell(u_t, y_t)``; then, with ``post_solver_steps = Q``
   (trainax's ``MixChainPostPhysics``), ``u_{t+1} = P(u_t)`` for ``Q`` more levels, compared
-  with ``y`` as well. With a ``correction`` the model step is a corrected coarse solver step
-  (:mod:`opjax.models.correction`): solver in the loop.
+  with ``y`` as well. The model may be a corrected coarse solver step
+  (:class:`~opjax.models.correction.CorrectedModel`): solver in the loop.
 * :func:`diverted_chain_objective` (trainax's ``DivertedChain``): from each of the first
   ``T - B + 1`` states ``u_t`` of the model's rollout, the model and the solver both take
   ``B`` steps, ``loss = sum_t w_t sum_b v_b ell(f^b(u_t), P^b(u_t))``; only ``u_0`` is
@@ -43,7 +43,6 @@ import jax.numpy as jnp
 import numpy as np
 
 from opjax.data.normalizers import Normalizers
-from opjax.models.correction import corrected_state
 from opjax.training.objectives import Objective, TrainingLoss, squared_error, weighted_mean
 
 #: ``(u [*space, c], params [p] or None) -> u_next [*space, c]``: one saved interval.
@@ -92,13 +91,9 @@ class _ModelChain:
     ``step(window, model_state) -> (next state, next window, model_state)``.
     """
 
-    def __init__(self, model, params, normalizers, z, correction):
+    def __init__(self, model, params, normalizers, z):
         self.model, self.normalizers, self.z = model, normalizers, z
         self.trainable = {"params": params["params"]}
-        self.correction = correction
-        if correction is not None:
-            coarse, self.mode = correction
-            self.coarse = _batched(coarse, z)
         self.initial_state = {k: v for k, v in params.items() if k != "params"}
 
     def network(self, window, model_state):
@@ -114,17 +109,7 @@ class _ModelChain:
         return self.normalizers.decode_output(out), model_state
 
     def step(self, window, model_state):
-        if self.correction is None:
-            state, model_state = self.network(window, model_state)
-        else:
-            box = {"state": model_state}
-
-            def network(u):
-                out, box["state"] = self.network(u, box["state"])
-                return out
-
-            state = corrected_state(network, self.coarse, window, self.mode)
-            model_state = box["state"]
+        state, model_state = self.network(window, model_state)
         channels = state.shape[-1]
         if window.shape[-1] % channels:
             raise ValueError(
@@ -157,7 +142,6 @@ def unrolled_objective(
     weights: Sequence[float] | None = None,
     solver: Stepper | None = None,
     post_solver_steps: int = 0,
-    correction: tuple[Stepper, str] | None = None,
 ) -> Objective:
     """The model rolled out ``steps`` times against the stored states (module docstring).
 
@@ -167,7 +151,6 @@ def unrolled_objective(
         weights: ``[T + post_solver_steps]`` per-level weights (default: ones).
         solver: the stepper of the post-solver levels.
         post_solver_steps: solver steps after the model's, each compared with the data.
-        correction: ``(coarse stepper, mode)``: the model step corrects the coarse solver.
 
     The batch's ``y`` holds at least ``T + post_solver_steps`` states.
     """
@@ -183,7 +166,7 @@ def unrolled_objective(
         targets, weight = _levels(batch), batch["weight"]
         if targets.shape[0] < n_levels:
             raise ValueError(f"the batch has {targets.shape[0]} next states; need {n_levels}")
-        chain = _ModelChain(model, params, normalizers, batch.get("params"), correction)
+        chain = _ModelChain(model, params, normalizers, batch.get("params"))
 
         def body(carry, inputs):
             window, model_state = carry
@@ -245,7 +228,7 @@ def diverted_chain_objective(
     def objective(params, batch, rng):
         del rng
         weight = batch["weight"]
-        chain = _ModelChain(model, params, normalizers, batch.get("params"), None)
+        chain = _ModelChain(model, params, normalizers, batch.get("params"))
         reference = _batched(solver, batch.get("params"))
 
         def branch(window, model_state, t):
@@ -315,7 +298,7 @@ def residual_objective(
     def objective(params, batch, rng):
         del rng
         weight, z = batch["weight"], batch.get("params")
-        chain = _ModelChain(model, params, normalizers, z, None)
+        chain = _ModelChain(model, params, normalizers, z)
 
         def body(carry, inputs):
             window, model_state = carry

@@ -4,8 +4,9 @@ The fixture comes from ``tests/fixtures/trainax_reference/make_fixture.py`` (run
 environment with trainax, exponax and apebench; this test imports none of them): a tiny
 periodic convolution, exponax's advection-diffusion stepper and a batch of its
 trajectories, and trainax's loss and gradient for each configuration. Here the same
-network is a flax module with the same weights and the solver is opjax's own
-(:func:`opjax.solvers.stepper.advance`).
+network is a flax module with the same weights, the solver is opjax's own
+(:func:`opjax.solvers.stepper.advance`) and apebench's corrected stepper is
+:class:`~opjax.models.correction.CorrectedModel`.
 """
 
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 
 from opjax.data.normalizers import Normalizers
+from opjax.models.correction import CorrectedModel
 from opjax.solvers import AdvectionDiffusion, PeriodicGrid
 from opjax.solvers.stepper import advance
 from opjax.training.autoregressive import (
@@ -37,8 +39,8 @@ class TinyConv(nn.Module):
     """``conv(tanh(conv(u)))``, periodic, kernel 3, 4 hidden channels (the fixture's net)."""
 
     @nn.compact
-    def __call__(self, u, train=False):
-        del train
+    def __call__(self, u, t=None, train=False):
+        del t, train
         h = jnp.tanh(nn.Conv(4, (3,), padding="CIRCULAR", name="first", dtype=u.dtype)(u))
         return nn.Conv(1, (3,), padding="CIRCULAR", name="second", dtype=u.dtype)(h)
 
@@ -95,9 +97,8 @@ def _objectives():
         ),
     }
     for mode in ("parallel", "sequential", "sequential_with_bypass"):
-        cases[f"correction_{mode}"] = unrolled_objective(
-            model, loss, norm, steps=3, correction=(_stepper(0.5), mode)
-        )
+        corrected = CorrectedModel(model, _stepper(0.5), mode)
+        cases[f"correction_{mode}"] = unrolled_objective(corrected, loss, norm, steps=3)
     return cases
 
 
