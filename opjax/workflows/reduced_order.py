@@ -125,13 +125,10 @@ def _field_rate(attrs: dict, data_cfg: dict, train: Sample, space: tuple) -> Fie
             f"{attrs['problem']!r} of {data_cfg['train']} has no field_rate"
         )
     given = tuple(data_cfg["window"]["params"])
-    if given != problem.rate_params:
-        missing = [name for name in problem.rate_params if name not in given]
-        raise RecipeError(
-            f"the solver of {attrs['problem']!r} takes the PDE parameters "
-            f"{list(problem.rate_params)}; data.window.params is {list(given)}"
-            + (f" (missing {missing})" if missing else "")
-        )
+    try:
+        problem.check_rate_params(given, attrs["problem"])
+    except ValueError as err:
+        raise RecipeError(str(err)) from None
     state = jnp.zeros((*space, train["y"].shape[-1]))
     params = jnp.zeros(len(given)) if given else None
     try:

@@ -67,11 +67,13 @@ class Problem:
     equation: Callable[[jax.Array | None], object] | None = None
     dt: float | None = None
 
-    def stepper(self, substeps: int | None = None, proportion: float = 1.0) -> Stepper:
+    def stepper(
+        self, substeps: int | None = None, proportion: float = 1.0, intervals: int = 1
+    ) -> Stepper:
         """``(u [*space, C], params [p] or None) -> u_next [*space, C]``: the solver's map
-        from one saved state to the next (one-channel states; see
-        :func:`~opjax.solvers.stepper.advance`), with ``substeps`` solver steps per saved
-        interval (default: the data's own, ``interval / dt``).
+        from one saved state to the one ``intervals`` saved states later (one-channel
+        states; see :func:`~opjax.solvers.stepper.advance`), in ``substeps`` solver steps
+        (default: the data's own step, ``intervals * interval / dt`` of them).
 
         A coarse solver (for a learned correction) takes fewer ``substeps``, or advances
         only ``proportion`` of the interval (APEBench's ``coarse_proportion``: the physics
@@ -81,14 +83,15 @@ class Problem:
             ValueError: the problem has no equation on the stored grid, its saved times
                 are not equally spaced, or ``substeps < 1``.
         """
-        interval = self.saved_interval()
+        interval = self.saved_interval() * intervals
         if self.equation is None or self.dt is None:
             raise ValueError("the problem's states are not stored on its solver's grid")
         if substeps is None:
             substeps = max(round(interval / self.dt), 1)
-        if substeps < 1 or not 0 < proportion <= 1:
+        if substeps < 1 or not 0 < proportion <= 1 or intervals < 1:
             raise ValueError(
-                f"need substeps >= 1 and 0 < proportion <= 1; got {substeps}, {proportion}"
+                "need substeps >= 1, 0 < proportion <= 1 and intervals >= 1; got "
+                f"{substeps}, {proportion}, {intervals}"
             )
         equation_of, duration = self.equation, interval * proportion
 
@@ -96,6 +99,20 @@ class Problem:
             return advance(equation_of(params), u[..., 0], duration, substeps)[..., None]
 
         return step
+
+    def check_rate_params(self, given: Sequence[str], name: str) -> None:
+        """Check that the per-sample parameters ``given`` are the solver's, in order.
+
+        Raises:
+            ValueError: naming the problem ``name``, its parameters and those missing.
+        """
+        if tuple(given) != self.rate_params:
+            missing = [p for p in self.rate_params if p not in given]
+            raise ValueError(
+                f"the solver of {name!r} takes the PDE parameters {list(self.rate_params)}; "
+                f"data.window.params is {list(given)}"
+                + (f" (missing {missing})" if missing else "")
+            )
 
     def saved_interval(self) -> float:
         """The time between consecutive saved states.
