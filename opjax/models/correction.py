@@ -24,6 +24,8 @@ from collections.abc import Callable
 import flax.linen as nn
 import jax
 
+from opjax.solvers.stepper import Stepper, batched
+
 CORRECTION_MODES = ("parallel", "sequential", "sequential_with_bypass")
 
 
@@ -58,7 +60,7 @@ class CorrectedModel(nn.Module):
     """
 
     network: nn.Module
-    coarse: Callable[[jax.Array, jax.Array | None], jax.Array]
+    coarse: Stepper
     mode: str = "parallel"
 
     def setup(self):
@@ -66,10 +68,9 @@ class CorrectedModel(nn.Module):
 
     def __call__(self, x, t=None, z=None, train: bool = False):
         conditioning = {} if z is None else {"z": z}
-        if z is None:
-            coarse = jax.vmap(lambda u: self.coarse(u, None))
-        else:
-            coarse = lambda u: jax.vmap(self.coarse)(u, z)  # noqa: E731
         return corrected_state(
-            lambda u: self.network(u, t, train=train, **conditioning), coarse, x, self.mode
+            lambda u: self.network(u, t, train=train, **conditioning),
+            batched(self.coarse, z),
+            x,
+            self.mode,
         )

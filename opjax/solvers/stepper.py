@@ -15,10 +15,27 @@ gradients store the ``substeps`` intermediate states.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import jax
 
 from opjax.solvers.equations.base import SemiLinearEquation
 from opjax.solvers.equations.explicit import ExplicitEquation
+
+#: ``(u [*space, C], params [p] or None) -> u_next [*space, C]``: one saved interval.
+Stepper = Callable[[jax.Array, jax.Array | None], jax.Array]
+#: ``(u [*space, C], params [p] or None) -> du/dt [*space, C]``: the solver's time derivative.
+FieldRate = Callable[[jax.Array, jax.Array | None], jax.Array]
+
+
+def batched(
+    per_sample: Stepper | FieldRate, params: jax.Array | None
+) -> Callable[[jax.Array], jax.Array]:
+    """``u [b, *space, C] -> [b, *space, C]``: a per-sample stepper (or field rate) on each
+    sample of a batch, with its row of ``params [b, p]`` (or None for every sample)."""
+    if params is None:
+        return jax.vmap(lambda u: per_sample(u, None))
+    return lambda u: jax.vmap(per_sample)(u, params)
 
 
 def advance(

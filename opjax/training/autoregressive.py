@@ -43,12 +43,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from opjax.data.normalizers import Normalizers
+from opjax.solvers.stepper import FieldRate, Stepper, batched
 from opjax.training.objectives import Objective, TrainingLoss, squared_error, weighted_mean
-
-#: ``(u [*space, c], params [p] or None) -> u_next [*space, c]``: one saved interval.
-Stepper = Callable[[jax.Array, jax.Array | None], jax.Array]
-#: ``(u [*space, c], params [p] or None) -> du/dt [*space, c]``.
-FieldRate = Callable[[jax.Array, jax.Array | None], jax.Array]
 
 
 def level_weights(weights: Sequence[float] | None, n_levels: int, name: str) -> np.ndarray:
@@ -63,13 +59,6 @@ def level_weights(weights: Sequence[float] | None, n_levels: int, name: str) -> 
     if len(weights) != n_levels:
         raise ValueError(f"{name} has {len(weights)} entries; the objective has {n_levels} levels")
     return np.asarray(weights, np.float64)
-
-
-def _batched(stepper: Callable, params: jax.Array | None) -> Callable[[jax.Array], jax.Array]:
-    """``u [b, *space, c] -> [b, *space, c]``: ``stepper`` on each sample with its params."""
-    if params is None:
-        return jax.vmap(lambda u: stepper(u, None))
-    return lambda u: jax.vmap(stepper)(u, params)
 
 
 def _gradient_gate(u: jax.Array, keep: jax.Array) -> jax.Array:
@@ -180,7 +169,7 @@ def unrolled_objective(
         )
         total = jnp.sum(levels)
         if post_solver_steps:
-            step = _batched(solver, batch.get("params"))
+            step = batched(solver, batch.get("params"))
             state = window[..., window.shape[-1] - targets.shape[-1] :]
             for q in range(post_solver_steps):
                 state = step(state)
@@ -229,7 +218,7 @@ def diverted_chain_objective(
         del rng
         weight = batch["weight"]
         chain = _ModelChain(model, params, normalizers, batch.get("params"))
-        reference = _batched(solver, batch.get("params"))
+        reference = batched(solver, batch.get("params"))
 
         def branch(window, model_state, t):
             def body(carry, inputs):
@@ -274,7 +263,7 @@ def trapezoidal_residual(rate: FieldRate, interval: float) -> Callable:
     for a batch ``[b, *space, c]``, ``F = rate`` and ``dt = interval``."""
 
     def residual(u_next, u_prev, params):
-        f = _batched(rate, params)
+        f = batched(rate, params)
         return (u_next - u_prev) / interval - 0.5 * (f(u_next) + f(u_prev))
 
     return residual

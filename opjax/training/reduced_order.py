@@ -29,17 +29,14 @@ grid; a non-finite ``L_dyn`` itself stops training, see :mod:`opjax.training.loo
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 
 from opjax.models.phirom import PhiROM
 from opjax.runs.reduced_order_inference import observed_points
+from opjax.solvers.stepper import FieldRate
 from opjax.training.objectives import Objective
-
-#: ``(u [*space, C], mu [p] or None) -> du/dt [*space, C]``: the solver's time derivative.
-FieldRate = Callable[[jax.Array, jax.Array | None], jax.Array]
 
 
 def least_squares_velocity(jacobian: jax.Array, rate: jax.Array) -> jax.Array:

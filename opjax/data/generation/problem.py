@@ -19,10 +19,7 @@ import numpy as np
 
 from opjax.solvers import PeriodicGrid, gaussian_random_field
 from opjax.solvers.simulate import simulate
-from opjax.solvers.stepper import advance
-
-#: ``(u [*space, C], params [p] or None) -> u_next [*space, C]``, one saved interval.
-Stepper = Callable[[jax.Array, jax.Array | None], jax.Array]
+from opjax.solvers.stepper import FieldRate, Stepper, advance
 
 #: The ``scheme`` of a problem solved by :func:`trajectory`.
 ETDRK4_SCHEME = "ETDRK4 (Cox-Matthews, Kassam-Trefethen contour), 2/3 dealiasing"
@@ -62,7 +59,7 @@ class Problem:
     descriptions: dict[str, str]
     solver: dict[str, float | int | str]
     swept: bool = False
-    field_rate: Callable[[jax.Array, jax.Array | None], jax.Array] | None = None
+    field_rate: FieldRate | None = None
     rate_params: tuple[str, ...] = ()
     equation: Callable[[jax.Array | None], object] | None = None
     dt: float | None = None
@@ -192,13 +189,13 @@ def initial_value_problem(
     )
 
 
-def state_rate(equation) -> Callable[[jax.Array, jax.Array | None], jax.Array]:
+def state_rate(equation) -> FieldRate:
     """A :class:`Problem`'s ``field_rate`` for one stored single-channel state
     ``[*space, 1]`` of an equation with no per-sample parameters: its vector field."""
     return equation_rate(lambda params: equation)
 
 
-def equation_rate(equation_of: Callable) -> Callable[[jax.Array, jax.Array | None], jax.Array]:
+def equation_rate(equation_of: Callable) -> FieldRate:
     """A :class:`Problem`'s ``field_rate`` for one stored single-channel state
     ``[*space, 1]``: the vector field of ``equation_of(params)``."""
 
