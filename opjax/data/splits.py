@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from opjax.data.formats import open_dataset, read_dataset
-from opjax.data.generation import generate, load_dataset_recipe
+from opjax.data.generation import generate, generate_split, load_dataset_recipe
 from opjax.data.sample import Sample
 from opjax.data.windowing import all_to_all_pairs, k_in_m_out, whole_trajectories
 from opjax.recipe_tables import RecipeError
@@ -110,27 +110,54 @@ def generate_data(data_cfg: dict, *, progress: bool = False) -> None:
 
     The dataset recipe's ``train`` split becomes ``data.train`` and its other splits the
     test sets, unless the training recipe names its own; the format becomes ``opjax_h5``.
+    With ``data.on_the_fly`` the ``train`` split is drawn during training instead, so
+    only the test splits are written (and ``data.train`` stays empty).
     """
     if not data_cfg["generate"]:
         return
-    files = generate(load_dataset_recipe(data_cfg["generate"]), progress=progress)
-    if "train" not in files:
+    recipe = load_dataset_recipe(data_cfg["generate"])
+    if "train" not in recipe["splits"]:
         raise RecipeError(f"{data_cfg['generate']}: the dataset recipe has no 'train' split")
+    if data_cfg["on_the_fly"]:
+        tests = [name for name in recipe["splits"] if name != "train"]
+        files = {name: generate_split(recipe, name, progress=progress) for name in tests}
+    else:
+        files = generate(recipe, progress=progress)
     data_cfg["format"] = "opjax_h5"
-    data_cfg["train"] = data_cfg["train"] or str(files.pop("train"))
+    if not data_cfg["on_the_fly"]:
+        data_cfg["train"] = data_cfg["train"] or str(files.pop("train"))
     data_cfg["test"] = data_cfg["test"] or {
         name: str(path) for name, path in files.items() if name != "train"
     }
 
 
-def load_splits(data_cfg: dict) -> Splits:
+def load_splits(data_cfg: dict, train_levels: int = 0) -> Splits:
+    """The training split and the test splits; with ``train_levels > 0`` the training
+    windows have that many next states (``m``) instead of ``data.window.m``: an objective
+    that rolls the model out compares it with that many.
+
+    Raises:
+        RecipeError: a file is not named, or the splits' channel counts differ.
+    """
     if not data_cfg["train"]:
         raise RecipeError("data.train is not set: name the training file")
+    train_cfg = data_cfg
+    if train_levels:
+        train_cfg = {**data_cfg, "window": {**data_cfg["window"], "m": train_levels}}
+    train = read_split(
+        train_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"], training=True
+    )
+    return Splits(train, load_tests(data_cfg, train))
+
+
+def load_tests(data_cfg: dict, train: Sample) -> dict[str, Sample]:
+    """``{name: Sample}``: every test file, read as ``data_cfg`` says.
+
+    Raises:
+        RecipeError: none is named, or one's channel counts differ from ``train``'s.
+    """
     if not data_cfg["test"]:
         raise RecipeError("data.test is empty: name at least one test file")
-    train = read_split(
-        data_cfg, data_cfg["train"], data_cfg["n_train"], data_cfg["train_split"], training=True
-    )
     tests = {
         name: read_split(data_cfg, path, data_cfg["n_test"], data_cfg["test_split"])
         for name, path in data_cfg["test"].items()
@@ -142,4 +169,4 @@ def load_splits(data_cfg: dict) -> Splits:
                 f"test set {name!r} has {test['x'].shape[-1]} input and {test['y'].shape[-1]} "
                 f"output channels; the training set has {channels[0]} and {channels[1]}"
             )
-    return Splits(train, tests)
+    return tests

@@ -23,6 +23,7 @@ from opjax.runs.reduced_order_inference import (
     fit_initial_latent,
     uniform_grid,
 )
+from opjax.runs.solver_spec import CorrectionSpec
 from opjax.sharding import data_mesh, replicated
 
 
@@ -118,6 +119,9 @@ class LoadedRun(NamedTuple):
 def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     """Rebuild the model of ``run_dir`` from its card and restore a checkpoint.
 
+    A network trained to correct a coarse solver step comes back as that corrected step
+    (:class:`~opjax.models.correction.CorrectedModel`), the card's ``training.correction``.
+
     Args:
         run_dir: a run directory written by ``opjax train`` or ``opjax convert``.
         checkpoint: ``"latest"`` (the last epoch saved) or ``"best"``.
@@ -130,6 +134,8 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     except (KeyError, ValueError) as err:  # an unknown model, or hyperparameters out of range
         message = err.args[0] if err.args else err
         raise ModelCardError(f"{os.path.join(run_dir, MODEL_CARD)}: {message}") from None
+    if card.training is not None and card.training.correction is not None:
+        model = CorrectionSpec.from_dict(card.training.correction).model(model)
     if isinstance(model, PhiROM):
         inputs, conditioning = model.init_inputs(), {}
     else:

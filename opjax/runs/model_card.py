@@ -3,10 +3,10 @@
 One schema serves every run directory, whether ``opjax train`` trained it or
 ``opjax convert`` imported its weights. :func:`write_model_card` is its one writer and
 :func:`read_model_card` its one reader; every field is always written, so the reader
-takes none as optional. ``model.json`` (``CARD_VERSION = 2``)::
+takes none as optional. ``model.json`` (``CARD_VERSION = 3``)::
 
     {
-      "card_version": 2,
+      "card_version": 3,
       "model": "fno",                  the registered name (opjax.models.build_model)
       "hparams": {...},                the module's dataclass fields
       "normalizers": {"x": ..., "y": ...},   opjax.data.Normalizers.to_dict()
@@ -14,7 +14,7 @@ takes none as optional. ``model.json`` (``CARD_VERSION = 2``)::
       "weights": "params" | "ema",     which checkpointed variables are the model
       "evaluation": {"h1_periodic": bool, "channel_groups": [0, 1, 3, 4] | null},
       "data": {"format", "x_key", "y_key", "window", "tests": {name: [*space]}} | null,
-      "training": {"loss", "objective", "ema_decay", "finetuned_from"} | null,
+      "training": {"loss", "objective", "ema_decay", "finetuned_from", "correction"} | null,
       "source": {library: {...}} | null,
       "opjax_version": "0.2.0"
     }
@@ -26,8 +26,13 @@ reports Poseidon's grouped relative L1 (``train.loss = "relative_l1"``). A train
 ``data`` (the recipe's data spec) and ``training``, and no ``source``; a converted run has
 ``source`` (where the weights came from) and neither of the other two.
 
+``training.correction`` is set for a model that corrects a coarse solver step: the
+:class:`~opjax.runs.solver_spec.CorrectionSpec` as a table, from which ``opjax.load``
+rebuilds the corrected model.
+
 Cards written by opjax 0.1.0 have no ``card_version`` and another layout; the reader
-converts them (:func:`_from_version_1`).
+converts them (:func:`_from_version_1`). Version 2 cards had no ``training.correction``
+(none was corrected).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import numpy as np
 from opjax.data.normalizers import Normalizers
 from opjax.runs.directory import MODEL_CARD, atomic_write
 
-CARD_VERSION = 2
+CARD_VERSION = 3
 
 
 class ModelCardError(ValueError):
@@ -75,12 +80,14 @@ class DataSpec:
 @dataclasses.dataclass(frozen=True)
 class TrainingSpec:
     """How a trained run was trained: the recipe's ``train.loss``, ``train.objective`` and
-    ``train.ema_decay``, and the checkpoint it was fine-tuned from (None: from scratch)."""
+    ``train.ema_decay``, the checkpoint it was fine-tuned from (None: from scratch) and, for
+    a network correcting a coarse solver, its ``CorrectionSpec.to_dict()`` (else None)."""
 
     loss: str
     objective: str
     ema_decay: float
     finetuned_from: str | None
+    correction: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -150,9 +157,12 @@ def read_model_card(run_dir: str | os.PathLike) -> ModelCard:
     version = raw.get("card_version", 1)  # 0.1.0 wrote no version
     if version == 1:
         raw = _from_version_1(raw, path)
+    elif version == 2:
+        if isinstance(raw.get("training"), dict):
+            raw["training"] = {**raw["training"], "correction": None}
     elif version != CARD_VERSION:
         raise ModelCardError(
-            f"{path}: card_version {version!r}; this opjax reads versions 1 and {CARD_VERSION}"
+            f"{path}: card_version {version!r}; this opjax reads versions 1 to {CARD_VERSION}"
         )
     return _parse(raw, path)
 
@@ -260,6 +270,7 @@ def _from_version_1(raw: dict, path: Path) -> dict:
             "objective": raw.get("objective", "one_step"),
             "ema_decay": ema_decay,
             "finetuned_from": raw.get("finetuned_from"),
+            "correction": None,
         },
         "source": raw["source"] if converted else None,
         "opjax_version": raw.get("opjax_version", "0.1.0"),

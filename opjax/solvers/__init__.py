@@ -10,6 +10,7 @@ from opjax.solvers.equations import (
     Diffusion,
     DirichletDiffusion2D,
     ExplicitEquation,
+    GeneralConvection,
     KortewegDeVries,
     KuramotoSivashinsky,
     NavierStokes2D,
@@ -24,6 +25,7 @@ from opjax.solvers.initial_conditions import (
     piecewise_constant_field,
     random_fourier_series,
     threshold,
+    truncated_fourier_series,
 )
 from opjax.solvers.phi_functions import phi_functions
 from opjax.solvers.simulate import simulate
@@ -33,6 +35,7 @@ __all__ = [
     "AdvectionDiffusion",
     "AllenCahn",
     "Burgers",
+    "GeneralConvection",
     "Darcy2D",
     "Diffusion",
     "DirichletDiffusion2D",
@@ -52,5 +55,6 @@ __all__ = [
     "phi_functions",
     "piecewise_constant_field",
     "random_fourier_series",
+    "truncated_fourier_series",
     "threshold",
 ]

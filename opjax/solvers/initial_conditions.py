@@ -11,6 +11,11 @@ On a periodic grid (:class:`~opjax.solvers.grid.PeriodicGrid`):
   integer frequencies ``m_j in [1, max_frequency]``, amplitudes ``A_j ~ U(-a, a)`` and
   phases ``phi_j ~ U(0, 2 pi)`` (PDE-Refiner's Kuramoto-Sivashinsky initial conditions;
   1D, or along the first axis of a higher-dimensional grid).
+* :func:`truncated_fourier_series`: ``sum_{k=1}^{K} a_k cos(2 pi k x / L + phi_k)``,
+  ``a_k ~ U(-1, 1)``, ``phi_k ~ U(0, 2 pi)``, one term per wavenumber up to the cutoff
+  ``K``, scaled to maximum absolute value 1 (APEBench's default initial condition
+  ``"fourier;5;true;true"``, exponax's ``RandomTruncatedFourierSeries`` with zero mean and
+  ``max_one``; 1D).
 * :func:`threshold`: ``high`` where a field is >= 0, ``low`` elsewhere; with a GRF this is
   the FNO paper's two-valued Darcy permeability (``high = 12, low = 3``).
 
@@ -74,6 +79,19 @@ def random_fourier_series(
     terms = (1,) * grid.rank + (n_terms,)
     phase = 2.0 * math.pi * x * m.reshape(terms) / grid.lengths[0] + phi.reshape(terms)
     return jnp.sum(a.reshape(terms) * jnp.sin(phase), axis=-1)
+
+
+def truncated_fourier_series(
+    key: jax.Array, grid: PeriodicGrid, cutoff: int = 5, dtype=jnp.float32
+) -> jax.Array:
+    """One sample ``[n]`` of the zero-mean truncated Fourier series above (1D grid)."""
+    k_amp, k_phase = jax.random.split(key)
+    a = jax.random.uniform(k_amp, (cutoff,), dtype, -1.0, 1.0)
+    phi = jax.random.uniform(k_phase, (cutoff,), dtype, 0.0, 2.0 * math.pi)
+    k = jnp.arange(1, cutoff + 1, dtype=dtype)[None]
+    x = grid.coordinates(dtype)[..., :1]  # [n, 1]
+    u = jnp.sum(a[None] * jnp.cos(2.0 * math.pi * k * x / grid.lengths[0] + phi[None]), axis=-1)
+    return u / jnp.max(jnp.abs(u))
 
 
 def threshold(field: jax.Array, high: float = 12.0, low: float = 3.0) -> jax.Array:

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import jax
 import numpy as np
 
 from opjax.data.batching import epoch_batches
@@ -74,7 +75,8 @@ def fit(
     Args:
         train_step: from :func:`opjax.training.step.make_train_step`.
         state: the train state (donated to the first step).
-        data: the whole training Sample, normalised, on the devices.
+        data: the whole training Sample, normalised, on the devices (or whatever the
+            objective indexes per sample, e.g. ``{"index": [n]}`` on the fly).
         evaluate: ``variables -> {test set: {metric: value}}``.
         best: ``{"value", "epoch"}`` of the best checkpoint so far (resuming).
         bar: a tqdm progress bar counting samples, or None.
@@ -82,7 +84,7 @@ def fit(
     Raises:
         NonFiniteLossError: a step's loss was NaN or infinite.
     """
-    n_train = len(data["x"])
+    n_train = len(jax.tree.leaves(data)[0])
     steps_per_epoch = math.ceil(n_train / settings.batch_size)
     best = dict(best or {"value": math.inf, "epoch": -1})
     last_eval: dict = {}

@@ -71,7 +71,19 @@ Sections:
   ``teacher_forcing`` (the probability at the start), ``teacher_forcing_decay`` and
   ``teacher_forcing_every`` (epochs; see :mod:`opjax.training.latent_ode_baseline`); and the
   evaluation's fit of the initial latent: ``inversion_steps``, ``inversion_lr`` (Adam) and
-  ``inversion_fraction`` (the share of the initial state's points it sees).
+  ``inversion_fraction`` (the share of the initial state's points it sees);
+* ``[rollout_training]`` (``train.objective`` = ``"unrolled"``, ``"diverted_chain"``,
+  ``"correction"``, ``"residual"`` or ``"composite"``, see
+  :mod:`opjax.workflows.rollout_training`): ``steps`` (the model's rollout ``T``),
+  ``cut_every`` (a stop-gradient every so many steps; 0: none), ``weights`` (per level;
+  empty: ones), ``post_solver_steps`` (solver steps after the model's, compared with the
+  data), the diverted chain's ``branch_steps``, ``branch_weights`` and
+  ``cut_solver_gradient``, the correction's ``correction_mode`` (``"parallel"``,
+  ``"sequential"``, ``"sequential_with_bypass"``), ``coarse_substeps`` (0: the data's own
+  count) and ``coarse_proportion`` (the share of the model step the coarse solver
+  advances), and the composite's ``objectives`` (name -> weight). ``data.on_the_fly``
+  draws the training trajectories from ``data.generate``'s generator inside the train
+  step instead of reading a file.
 """
 
 from __future__ import annotations
@@ -80,6 +92,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from opjax.models.correction import CORRECTION_MODES
 from opjax.recipe_tables import (
     ABOVE_ZERO,
     FRACTION,
@@ -124,6 +137,7 @@ DEFAULTS: dict[str, Any] = {
             "max_states": 0,
             "time_scale": 0.0,
         },
+        "on_the_fly": False,
     },
     "train": {
         "epochs": 20,
@@ -168,18 +182,44 @@ DEFAULTS: dict[str, Any] = {
         "inversion_lr": 0.1,
         "inversion_fraction": 1.0,
     },
+    "rollout_training": {
+        "steps": 4,
+        "cut_every": 0,
+        "weights": [],
+        "branch_steps": 1,
+        "branch_weights": [],
+        "cut_solver_gradient": False,
+        "post_solver_steps": 0,
+        "correction_mode": "parallel",
+        "coarse_substeps": 0,
+        "coarse_proportion": 1.0,
+        "objectives": {},
+    },
 }
 
 SCHEMA = RecipeSchema(
     defaults=DEFAULTS,
-    free_tables=frozenset({("model", "hparams"), ("data", "test")}),
+    free_tables=frozenset(
+        {("model", "hparams"), ("data", "test"), ("rollout_training", "objectives")}
+    ),
     path_keys=frozenset(
         {("data", "train"), ("data", "generate"), ("run_dir",), ("finetune", "checkpoint")}
     ),
     path_tables=frozenset({("data", "test")}),
     choices={
         ("train", "loss"): ("l2", "h1", "relative_l1", "mse"),
-        ("train", "objective"): ("one_step", "refinement", "phirom", "latent_ode"),
+        ("train", "objective"): (
+            "one_step",
+            "refinement",
+            "phirom",
+            "latent_ode",
+            "unrolled",
+            "diverted_chain",
+            "correction",
+            "residual",
+            "composite",
+        ),
+        ("rollout_training", "correction_mode"): CORRECTION_MODES,
         ("data", "window", "pairs"): ("k_in_m_out", "all2all", "trajectories"),
         ("optimizer", "schedule"): ("constant", "cosine", "step"),
         ("optimizer", "schedule_interval"): ("epoch", "step"),
@@ -212,6 +252,13 @@ SCHEMA = RecipeSchema(
         ("reduced_order", "warmup_epochs"): NON_NEGATIVE,
         ("reduced_order", "inversion_steps"): POSITIVE,
         ("reduced_order", "inversion_lr"): ABOVE_ZERO,
+        **{("rollout_training", key): POSITIVE for key in ("steps", "branch_steps")},
+        **{
+            ("rollout_training", key): NON_NEGATIVE
+            for key in ("cut_every", "post_solver_steps", "coarse_substeps")
+        },
+        **{("rollout_training", key): NON_NEGATIVE for key in ("weights", "branch_weights")},
+        ("rollout_training", "coarse_proportion"): SHARE,
         **{
             ("optimizer", key): NON_NEGATIVE
             for key in (
@@ -275,6 +322,13 @@ def check_recipe(recipe: dict) -> None:
         raise RecipeError(
             f"train.channel_groups = {groups}: expected increasing boundaries from 0, "
             "e.g. [0, 1, 3, 4]"
+        )
+    rollout = ("unrolled", "diverted_chain", "correction", "residual", "composite")
+    if data["on_the_fly"] and recipe["train"]["objective"] not in rollout:
+        raise RecipeError(
+            f"data.on_the_fly draws batches inside the objective; train.objective = "
+            f"{recipe['train']['objective']!r} reads stored samples (use one of {list(rollout)}; "
+            "'unrolled' with rollout_training.steps = 1 is one-step training)"
         )
     if not isinstance(recipe["model"]["hparams"], dict):
         raise RecipeError("model.hparams must be a table")

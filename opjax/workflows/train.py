@@ -47,6 +47,7 @@ from opjax.runs.model_card import (
     read_model_card,
     write_model_card,
 )
+from opjax.runs.solver_spec import CorrectionSpec
 from opjax.sharding import batch_sharding, check_batch_size, data_mesh, replicated
 from opjax.training.finetune import finetune_hparams, merge_pretrained
 from opjax.training.loop import LoopSettings, fit
@@ -65,6 +66,13 @@ from opjax.workflows.reduced_order import (
     reduced_order_objective,
     reduced_order_training_data,
     trajectory_data,
+)
+from opjax.workflows.rollout_training import (
+    ROLLOUT_OBJECTIVES,
+    check_rollout_recipe,
+    correction_spec,
+    rollout_data,
+    rollout_objective,
 )
 
 log = logging.getLogger("opjax.train")
@@ -113,9 +121,16 @@ def train(recipe: dict, *, resume: bool = False, progress: bool = False) -> Trai
 
 def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: bool):
     tcfg = recipe["train"]
+    rollout = tcfg["objective"] in ROLLOUT_OBJECTIVES
+    if rollout:
+        check_rollout_recipe(recipe)
     generate_data(recipe["data"], progress=progress)
-    splits = load_splits(recipe["data"])
-    trajectories = None
+    trajectories = rolled = None
+    if rollout:
+        rolled = rollout_data(recipe, tcfg["batch_size"])
+        splits = rolled.splits
+    else:
+        splits = load_splits(recipe["data"])
     if tcfg["objective"] in REDUCED_ORDER_OBJECTIVES:
         trajectories = trajectory_data(recipe["data"], splits, tcfg["objective"])
     if resume and (run_path / MODEL_CARD).exists():
@@ -126,11 +141,22 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
             x=recipe["data"]["normalize_x"] and trajectories is None,
             y=recipe["data"]["normalize_y"] and trajectories is None,
         )
-    model, pretrained, replace = _model(recipe, splits, trajectories)
-    steps_per_epoch = math.ceil(len(splits.train["x"]) / tcfg["batch_size"])
-    if trajectories is None:
-        groups = tuple(tcfg["channel_groups"])
-        loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
+    network, pretrained, replace = _model(recipe, splits, trajectories)
+    correction = correction_spec(recipe, rolled.solver) if rolled else None
+    model = network if correction is None else correction.model(network)
+    if rolled is not None:
+        training_data = rolled.training
+    elif trajectories is not None:
+        training_data = reduced_order_training_data(splits.train)
+    else:
+        training_data = _training_data(splits, normalizers)
+    n_train = len(jax.tree.leaves(training_data)[0])
+    steps_per_epoch = math.ceil(n_train / tcfg["batch_size"])
+    groups = tuple(tcfg["channel_groups"])
+    loss = training_loss(tcfg["loss"], tcfg["h1_periodic"], groups or None)
+    if rolled is not None:
+        objective = rollout_objective(recipe, model, loss, normalizers, rolled, mesh)
+    elif trajectories is None:
         objective = _objective(tcfg, model, loss)
     else:
         objective = reduced_order_objective(recipe, model, trajectories, steps_per_epoch)
@@ -152,23 +178,20 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
 
     # The recipe, data, model, objective and weights fit together: write the run directory.
     atomic_write(run_path / CONFIG, dump_toml(recipe))
-    write_model_card(run_path, _model_card(recipe, model, normalizers, splits))
+    write_model_card(run_path, _model_card(recipe, network, normalizers, splits, correction))
 
     state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
     settings = _loop_settings(recipe, schedule)
     if trajectories is None:
         evaluate = _evaluator(model, normalizers, recipe, splits, mesh)
-        training_data = _training_data(splits, normalizers)
     else:
         evaluate = reduced_order_evaluator(model, recipe, splits, trajectories)
-        training_data = reduced_order_training_data(splits.train)
     checkpoints = RunCheckpoints(str(run_path / CHECKPOINTS))
     try:
         start_epoch, best = 0, None
         if resume:
             state, start_epoch, best = _resumed(run_path, checkpoints, state, evaluate, settings)
         train_step = make_train_step(objective, optimizer, step_key, mesh, tcfg["ema_decay"])
-        n_train = len(splits.train["x"])
         bar = None
         if progress:
             bar = tqdm(
@@ -292,14 +315,24 @@ def _model(recipe: dict, splits: Splits, trajectories: TrajectoryData | None):
     return build_model(pretrained.model, hparams), pretrained, replace
 
 
-def _model_card(recipe: dict, model, normalizers: Normalizers, splits: Splits) -> ModelCard:
+def _model_card(
+    recipe: dict,
+    network,
+    normalizers: Normalizers,
+    splits: Splits,
+    correction: CorrectionSpec | None,
+) -> ModelCard:
+    """The run's card; the sample shapes are one window's, with one next state ``y``."""
     data, tcfg = recipe["data"], recipe["train"]
     groups = tuple(tcfg["channel_groups"])
+    shapes = {k: tuple(v.shape[1:]) for k, v in splits.train.items()}
+    if len(shapes["y"]) > len(shapes["x"]):  # a rollout's levels
+        shapes["y"] = shapes["y"][1:]
     return ModelCard(
         model=recipe["model"]["name"],
-        hparams=model_hparams(model),
+        hparams=model_hparams(network),
         normalizers=normalizers,
-        sample_shapes={k: tuple(v.shape[1:]) for k, v in splits.train.items()},
+        sample_shapes=shapes,
         weights="ema" if tcfg["ema_decay"] else "params",
         evaluation=EvaluationSpec(
             h1_periodic=tcfg["h1_periodic"],
@@ -317,6 +350,7 @@ def _model_card(recipe: dict, model, normalizers: Normalizers, splits: Splits) -
             objective=tcfg["objective"],
             ema_decay=tcfg["ema_decay"],
             finetuned_from=recipe["finetune"]["checkpoint"] or None,
+            correction=None if correction is None else correction.to_dict(),
         ),
         source=None,
         opjax_version=__version__,

@@ -57,8 +57,12 @@ SCHEMA = RecipeSchema(
 #: The problems' parameters that may be zero (or, for ``ANY_SIGN``, negative); every other
 #: number a problem takes (grid points, times, steps, lengths, field scales) must be
 #: positive, and every number finite.
-MAY_BE_ZERO = frozenset({"viscosity", "drag", "burn_in", "domain_jitter", "amplitude"})
-ANY_SIGN = frozenset({"velocity", "forcing", "forcing_amplitude"})
+MAY_BE_ZERO = frozenset(
+    {"viscosity", "drag", "burn_in", "domain_jitter", "amplitude", "warmup_steps"}
+)
+ANY_SIGN = frozenset(
+    {"velocity", "forcing", "forcing_amplitude", "a1", "a2", "a3", "a4", "convection"}
+)
 
 
 def _parameter_range(name: str) -> Range:

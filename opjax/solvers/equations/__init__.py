@@ -11,6 +11,7 @@ from opjax.solvers.equations.darcy import Darcy2D
 from opjax.solvers.equations.diffusion import Diffusion
 from opjax.solvers.equations.dirichlet_diffusion import DirichletDiffusion2D
 from opjax.solvers.equations.explicit import ExplicitEquation
+from opjax.solvers.equations.general_convection import GeneralConvection
 from opjax.solvers.equations.korteweg_de_vries import KortewegDeVries
 from opjax.solvers.equations.kuramoto_sivashinsky import KuramotoSivashinsky
 from opjax.solvers.equations.navier_stokes import NavierStokes2D
@@ -25,6 +26,7 @@ __all__ = [
     "Diffusion",
     "DirichletDiffusion2D",
     "ExplicitEquation",
+    "GeneralConvection",
     "KortewegDeVries",
     "KuramotoSivashinsky",
     "NavierStokes2D",

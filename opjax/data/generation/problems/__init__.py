@@ -3,6 +3,7 @@
 from opjax.data.generation.problems import (
     advection1d,
     allen_cahn,
+    apebench1d,
     burgers1d,
     burgers_source1d,
     darcy2d,
@@ -13,6 +14,7 @@ from opjax.data.generation.problems import (
 
 PROBLEMS = {
     "advection1d": advection1d,
+    "apebench1d": apebench1d,
     "allen_cahn": allen_cahn,
     "burgers1d": burgers1d,
     "burgers_source1d": burgers_source1d,
