@@ -1,0 +1,198 @@
+"""Training against the solver on APEBench's 1D scenarios (issue 20): one-step vs unrolled
+vs diverted chain vs correction, with APEBench's own runs beside them.
+
+For each scenario (``datasets/apebench_<scenario>.toml``) and method, trains
+``train/fno_apebench1d.toml`` with APEBench's budget (10,000 optimiser steps of batch 20:
+the epochs are chosen so that the run takes that many steps, whatever its window count),
+then rolls the model out 200 steps from the first state of each of the 30 test
+trajectories and records the nRMSE per trajectory and step (``||pred - ref|| / ||ref||``
+on the grid, exponax's ``nRMSE``). The methods (APEBench's names in brackets):
+
+* ``one_step`` (``one``): ``train.objective = "unrolled"``, ``rollout_training.steps = 1``;
+* ``unrolled`` (``sup;5``): five model steps against the data;
+* ``diverted_chain`` (``div;5``): five model steps, the solver branched one step off each;
+* ``correction`` (``correct;parallel`` with ``sup;5``): the network corrects a coarse
+  solver step over half the interval (APEBench's ``coarse_proportion = 0.5``), trained
+  unrolled five steps.
+
+``--apebench DIR`` adds APEBench's runs (``apebench_runs.py``'s files). Writes
+``--out/<scenario>_<method>.npz`` (``nrmse [30, 200]``, ``seconds``), ``results.json``,
+``solver_training.md``'s table (printed) and ``error_curves.png``.
+
+Usage::
+
+    python evaluation/solver_training/run.py --runs runs/solver_training \\
+        --out evaluation/results/solver_training --apebench /tmp/apebench_results
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import h5py
+import jax.numpy as jnp
+import matplotlib
+import numpy as np
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+import opjax  # noqa: E402
+from opjax.evaluation.rollout import make_rollout  # noqa: E402
+from opjax.training import load_recipe  # noqa: E402
+from opjax.workflows import train  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+RECIPE = REPO / "train" / "fno_apebench1d.toml"
+SCENARIOS = ("adv_diff", "burgers", "ks_cons")
+METHODS = {
+    "one_step": ["rollout_training.steps=1"],
+    "unrolled": ["rollout_training.steps=5"],
+    "diverted_chain": [
+        "train.objective='diverted_chain'",
+        "rollout_training.steps=5",
+        "rollout_training.branch_steps=1",
+    ],
+    "correction": [
+        "train.objective='correction'",
+        "rollout_training.steps=5",
+        "rollout_training.coarse_proportion=0.5",
+    ],
+}
+BUDGET = 10_000
+BATCH = 20
+HORIZON = 100
+
+
+def epochs_for(method: str, n_trajectories: int = 50, n_states: int = 51) -> int:
+    """The epochs that make ``BUDGET`` optimiser steps, given the method's windows."""
+    levels = 5 if method in ("unrolled", "correction") else 1
+    windows = n_trajectories * (n_states - levels)
+    return max(round(BUDGET / math.ceil(windows / BATCH)), 1)
+
+
+def train_run(scenario: str, method: str, runs: Path) -> tuple[Path, float]:
+    """Train (or resume, or reuse) one run; ``(run_dir, training seconds)``."""
+    run_dir = runs / f"{scenario}_{method}"
+    finished = run_dir / "finished.json"
+    if finished.exists():
+        return run_dir, json.loads(finished.read_text())["seconds"]
+    overrides = [
+        f"data.generate={REPO / 'datasets' / f'apebench_{scenario}.toml'}",
+        f"train.epochs={epochs_for(method)}",
+        f"run_dir={run_dir}",
+        *METHODS[method],
+    ]
+    recipe = load_recipe(RECIPE, overrides)
+    start = time.perf_counter()
+    resume = (run_dir / "model.json").exists()
+    train(recipe, resume=resume)
+    seconds = time.perf_counter() - start
+    finished.write_text(json.dumps({"seconds": seconds}))
+    return run_dir, seconds
+
+
+def rollout_nrmse(run_dir: Path) -> np.ndarray:
+    """``[n_test, 200]``: each test trajectory's nRMSE at each rollout step."""
+    run = opjax.load(run_dir)
+    recipe = load_recipe(run_dir / "config.toml")
+    with h5py.File(next(iter(recipe["data"]["test"].values()))) as f:
+        u = np.asarray(f["fields/u"], np.float32)[..., None]  # [n, 201, 160, 1]
+    rollout = make_rollout(run.model, run.normalizer)
+    predicted = np.asarray(rollout(run.params, jnp.asarray(u[:, 0]), u.shape[1] - 1))
+    reference = u[:, 1:]
+    axes = tuple(range(2, reference.ndim))
+    error = np.sqrt(np.sum((predicted - reference) ** 2, axis=axes))
+    return error / np.sqrt(np.sum(reference**2, axis=axes))
+
+
+def gmean_horizon(nrmse: np.ndarray) -> float:
+    """GMean100: the geometric mean over trajectories of the mean nRMSE of steps 1-100."""
+    return float(np.exp(np.mean(np.log(nrmse[:, :HORIZON].mean(axis=1)))))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--apebench", type=Path)
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS))
+    parser.add_argument("--methods", nargs="+", default=list(METHODS))
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results: dict = {}
+    for scenario in args.scenarios:
+        for method in args.methods:
+            path = args.out / f"{scenario}_{method}.npz"
+            if not path.exists():
+                run_dir, seconds = train_run(scenario, method, args.runs)
+                np.savez(path, nrmse=rollout_nrmse(run_dir), seconds=seconds)
+            saved = np.load(path)
+            results.setdefault(scenario, {})[method] = {
+                "opjax": {
+                    "gmean100": gmean_horizon(saved["nrmse"]),
+                    "seconds": float(saved["seconds"]),
+                }
+            }
+            print(scenario, method, results[scenario][method]["opjax"], flush=True)
+            if args.apebench is not None:
+                ape = args.apebench / f"apebench_{scenario}_{method}.npz"
+                if ape.exists():
+                    ape = np.load(ape)
+                    results[scenario][method]["apebench"] = {
+                        "gmean100": gmean_horizon(ape["nrmse"]),
+                        "seconds": float(ape["seconds"]),
+                    }
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    plot(args.out, args.apebench, results)
+
+
+def table(results: dict) -> str:
+    lines = [
+        "| scenario | method | opjax GMean100 | APEBench GMean100 | opjax train s "
+        "| APEBench train s |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for scenario, methods in results.items():
+        for method, entry in methods.items():
+            ape = entry.get("apebench")
+            ape_value = f"{ape['gmean100']:.4f}" if ape else "-"
+            ape_seconds = f"{ape['seconds']:.0f}" if ape else "-"
+            lines.append(
+                f"| {scenario} | {method} | {entry['opjax']['gmean100']:.4f} | {ape_value} | "
+                f"{entry['opjax']['seconds']:.0f} | {ape_seconds} |"
+            )
+    return "\n".join(lines)
+
+
+def plot(out: Path, apebench: Path | None, results: dict) -> None:
+    scenarios = list(results)
+    fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4), squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios):
+        for i, method in enumerate(results[scenario]):
+            color = f"C{i}"
+            curve = np.load(out / f"{scenario}_{method}.npz")["nrmse"]
+            steps = np.arange(1, curve.shape[1] + 1)
+            ax.semilogy(steps, curve.mean(axis=0), color=color, label=f"opjax {method}")
+            ape = apebench / f"apebench_{scenario}_{method}.npz" if apebench else None
+            if ape is not None and ape.exists():
+                ape_curve = np.load(ape)["nrmse"]
+                ax.semilogy(
+                    steps, ape_curve.mean(axis=0), color=color, ls="--", label=f"APEBench {method}"
+                )
+        ax.axvline(HORIZON, color="grey", lw=0.5)
+        ax.set_title(f"phy_{scenario}")
+        ax.set_xlabel("rollout step")
+        ax.set_ylabel("mean nRMSE over test trajectories")
+    axes[0][0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out / "error_curves.png", dpi=120)
+
+
+if __name__ == "__main__":
+    main()
