@@ -28,9 +28,12 @@ units with the training loss ``ell(pred, true, weight)``
 * :func:`composite_objective`: a weighted sum of objectives.
 
 ``cut_every = s > 0`` puts a stop-gradient into the model's chain after every ``s``-th step
-(trainax's ``cut_bptt_every``), after that step's loss. The rollouts are ``lax.scan``\\ s, so
-compile time does not grow with ``T``. A model with state collections (batch norm) carries
-them from step to step and returns the last.
+(trainax's ``cut_bptt_every``), after that step's loss. The rollouts are ``lax.scan``\\ s,
+fully unrolled: XLA's CPU backend runs the gradient of a convolution inside a loop many
+times slower than outside one (``evaluation/speed/solver_training_vs_trainax.md``), so
+compile time grows with ``T`` and the step runs at the speed of the calls it contains. A
+model with state collections (batch norm) carries them from step to step and returns the
+last.
 """
 
 from __future__ import annotations
@@ -165,7 +168,10 @@ def unrolled_objective(
             return (_gradient_gate(window, keep_gradient), model_state), level
 
         (window, model_state), levels = jax.lax.scan(
-            body, (batch["x"], chain.initial_state), (targets[:steps], w[:steps], keep)
+            body,
+            (batch["x"], chain.initial_state),
+            (targets[:steps], w[:steps], keep),
+            unroll=True,
         )
         total = jnp.sum(levels)
         if post_solver_steps:
@@ -234,7 +240,10 @@ def diverted_chain_objective(
             if cut_solver_gradient:
                 start = jax.lax.stop_gradient(start)
             (_, _, model_state), levels = jax.lax.scan(
-                body, (window, start, model_state), (jnp.arange(branch_steps), v)
+                body,
+                (window, start, model_state),
+                (jnp.arange(branch_steps), v),
+                unroll=True,
             )
             return jnp.sum(levels), model_state
 
@@ -246,7 +255,10 @@ def diverted_chain_objective(
             return (_gradient_gate(window, keep), model_state), branch_weight * branch_loss
 
         (_, model_state), branch_losses = jax.lax.scan(
-            main, (batch["x"], chain.initial_state), (jnp.arange(n_branches), w, main_keep)
+            main,
+            (batch["x"], chain.initial_state),
+            (jnp.arange(n_branches), w, main_keep),
+            unroll=True,
         )
         return jnp.sum(branch_losses), _aux(model_state)
 
@@ -298,7 +310,9 @@ def residual_objective(
             level = level_weight * weighted_mean(squared_error(r, jnp.zeros_like(r)), weight)
             return (_gradient_gate(next_window, keep_gradient), model_state), level
 
-        (_, model_state), levels = jax.lax.scan(body, (batch["x"], chain.initial_state), (w, keep))
+        (_, model_state), levels = jax.lax.scan(
+            body, (batch["x"], chain.initial_state), (w, keep), unroll=True
+        )
         return jnp.sum(levels), _aux(model_state)
 
     return objective
