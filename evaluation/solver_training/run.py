@@ -1,7 +1,7 @@
 """Training against the solver on APEBench's 1D scenarios (issue 20): one-step vs unrolled
 vs diverted chain vs correction, with APEBench's own runs beside them.
 
-For each scenario (``datasets/apebench_<scenario>.toml``) and method, trains
+For each scenario (``datasets/apebench1d_<scenario>.toml``) and method, trains
 ``train/fno_apebench1d.toml`` with APEBench's budget (10,000 optimiser steps of batch 20:
 the epochs are chosen so that the run takes that many steps, whatever its window count),
 then rolls the model out 200 steps from the first state of each of the 30 test
@@ -82,7 +82,7 @@ def train_run(scenario: str, method: str, runs: Path) -> tuple[Path, float]:
     if finished.exists():
         return run_dir, json.loads(finished.read_text())["seconds"]
     overrides = [
-        f"data.generate={REPO / 'datasets' / f'apebench_{scenario}.toml'}",
+        f"data.generate={REPO / 'datasets' / f'apebench1d_{scenario}.toml'}",
         f"train.epochs={epochs_for(method)}",
         f"run_dir={run_dir}",
         *METHODS[method],

@@ -65,7 +65,7 @@ class PeriodicConvNet(nn.Module):
 
 
 def opjax_solver(scenario: str):
-    recipe = load_dataset_recipe(f"datasets/apebench_{scenario}.toml")
+    recipe = load_dataset_recipe(f"datasets/apebench1d_{scenario}.toml")
     problem = PROBLEMS[recipe["problem"]].build(recipe["splits"]["train"]["parameters"])
     return problem.stepper()
 

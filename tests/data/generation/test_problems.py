@@ -10,6 +10,7 @@ from opjax.solvers import random_fourier_series
 
 TINY = {
     "advection1d": {"points": 64, "n_times": 6},
+    "apebench1d": {"points": 32, "n_times": 4, "a2": 0.01, "convection": 0.5},
     "allen_cahn": {"solver_points": 32, "points": 16, "n_times": 3, "t_end": 1.0},
     "burgers1d": {"solver_points": 256, "points": 64, "n_times": 3},
     "burgers_source1d": {"points": 32, "n_times": 5, "spin_up_time": 0.7},

@@ -9,7 +9,7 @@ absolute value 1), after ``warmup_steps`` steps of ``dt`` (APEBench's ``num_warm
 Solved by ETDRK4 with ``substeps`` steps per saved interval (APEBench's reference stepper
 is exponax's ETDRK2 with one step: the two agree to the order of ETDRK2's error).
 
-The scenarios (``datasets/apebench_*.toml``): ``phy_adv_diff`` ``a_1 = -0.25``,
+The scenarios (``datasets/apebench1d_*.toml``): ``phy_adv_diff`` ``a_1 = -0.25``,
 ``a_2 = 0.008``; ``phy_burgers`` ``a_2 = 0.0003``, ``b = 0.125``; ``phy_ks_cons``
 ``L = 60``, ``a_2 = -1.44``, ``a_4 = -0.4``, ``b = 3.6``, 500 warm-up steps. APEBench
 trains on 50 trajectories of 51 states and tests on 30 of 201.
