@@ -29,7 +29,7 @@ units with the training loss ``ell(pred, true, weight)``
 
 ``cut_every = s > 0`` puts a stop-gradient into the model's chain after every ``s``-th step
 (trainax's ``cut_bptt_every``), after that step's loss. The rollouts are ``lax.scan``\\ s,
-fully unrolled: XLA's CPU backend runs the gradient of a convolution inside a loop many
+fully unrolled (the diverted chain's branches Python loops inside its main scan): XLA's CPU backend runs the gradient of a convolution inside a loop many
 times slower than outside one (``evaluation/speed/solver_training_vs_trainax.md``), so
 compile time grows with ``T`` and the step runs at the speed of the calls it contains. A
 model with state collections (batch norm) carries them from step to step and returns the
@@ -239,13 +239,11 @@ def diverted_chain_objective(
             start = window[..., window.shape[-1] - _channels(batch) :]
             if cut_solver_gradient:
                 start = jax.lax.stop_gradient(start)
-            (_, _, model_state), levels = jax.lax.scan(
-                body,
-                (window, start, model_state),
-                (jnp.arange(branch_steps), v),
-                unroll=True,
-            )
-            return jnp.sum(levels), model_state
+            carry, total = (window, start, model_state), 0.0
+            for b in range(branch_steps):  # a Python loop: B is small, and see the docstring
+                carry, level = body(carry, (b, v[b]))
+                total = total + level
+            return total, carry[2]
 
         def main(carry, inputs):
             window, model_state = carry
