@@ -29,9 +29,10 @@ units with the training loss ``ell(pred, true, weight)``
 
 ``cut_every = s > 0`` puts a stop-gradient into the model's chain after every ``s``-th step
 (trainax's ``cut_bptt_every``), after that step's loss. The rollouts are ``lax.scan``\\ s,
-fully unrolled (the diverted chain's branches Python loops inside its main scan): XLA's CPU backend runs the gradient of a convolution inside a loop many
-times slower than outside one (``evaluation/speed/solver_training_vs_trainax.md``), so
-compile time grows with ``T`` and the step runs at the speed of the calls it contains. A
+fully unrolled (the diverted chain's branches are Python loops inside its main scan):
+XLA's CPU backend runs the gradient of a convolution inside a loop many times slower than
+outside one (``evaluation/speed/solver_training_vs_trainax.md``), so compile time grows
+with ``T`` and the step runs at the speed of the calls it contains. A
 model with state collections (batch norm) carries them from step to step and returns the
 last.
 """
