@@ -227,30 +227,34 @@ def diverted_chain_objective(
         chain = _ModelChain(model, params, normalizers, batch.get("params"))
         reference = batched(solver, batch.get("params"))
 
-        def branch(window, model_state, t):
-            def body(carry, inputs):
-                window, truth, model_state = carry
-                b, level_weight = inputs
-                state, window, model_state = chain.step(window, model_state)
+        def branch(window, first_step, t):
+            """The branch from ``window``; ``first_step`` is the model's step from it, which
+            the main chain shares."""
+
+            def body(carry, b, step):
+                _, truth, _ = carry
+                state, window, model_state = step
                 truth = reference(truth)
-                level = level_weight * loss(encode(state), encode(truth), weight)
+                level = v[b] * loss(encode(state), encode(truth), weight)
                 keep = 1.0 if cut_every <= 0 else jnp.where((t + b + 1) % cut_every, 1.0, 0.0)
                 return (_gradient_gate(window, keep), truth, model_state), level
 
             start = window[..., window.shape[-1] - _channels(batch) :]
             if cut_solver_gradient:
                 start = jax.lax.stop_gradient(start)
-            carry, total = (window, start, model_state), 0.0
+            carry, total = (window, start, first_step[2]), 0.0
             for b in range(branch_steps):  # a Python loop: B is small, and see the docstring
-                carry, level = body(carry, (b, v[b]))
+                step = first_step if b == 0 else chain.step(carry[0], carry[2])
+                carry, level = body(carry, b, step)
                 total = total + level
             return total, carry[2]
 
         def main(carry, inputs):
             window, model_state = carry
             t, branch_weight, keep = inputs
-            branch_loss, model_state = branch(window, model_state, t)
-            _, window, model_state = chain.step(window, model_state)
+            first_step = chain.step(window, model_state)
+            branch_loss, model_state = branch(window, first_step, t)
+            window = first_step[1]
             return (_gradient_gate(window, keep), model_state), branch_weight * branch_loss
 
         (_, model_state), branch_losses = jax.lax.scan(
