@@ -66,3 +66,18 @@ def advance(
 
     u, _ = jax.lax.scan(one_step, u, jax.numpy.arange(substeps, dtype=u.dtype))
     return u
+
+
+def check_state_map(per_sample: Stepper | FieldRate, state: jax.Array, params=None) -> None:
+    """Check, by tracing only, that ``per_sample(state, params)`` takes a state shaped like
+    ``state [*space, C]`` and returns that shape (a stepper or field rate on the data's grid).
+
+    Raises:
+        ValueError: naming the shapes.
+    """
+    try:
+        out = jax.eval_shape(per_sample, state, params)
+    except (ValueError, TypeError, IndexError) as err:
+        raise ValueError(f"it cannot take states {state.shape}: {err}") from None
+    if out.shape != state.shape:
+        raise ValueError(f"it maps states {state.shape} to {out.shape}")

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import dataclasses
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -41,6 +40,7 @@ from opjax.evaluation.trajectory_evaluation import evaluate_trajectories
 from opjax.models.phirom import PhiROM
 from opjax.recipe_tables import RecipeError
 from opjax.runs.reduced_order_inference import uniform_grid
+from opjax.solvers.stepper import check_state_map
 from opjax.training.latent_ode_baseline import latent_ode_objective
 from opjax.training.objectives import Objective
 from opjax.training.reduced_order import FieldRate, physics_informed_objective
@@ -132,17 +132,12 @@ def _field_rate(attrs: dict, data_cfg: dict, train: Sample, space: tuple) -> Fie
     state = jnp.zeros((*space, train["y"].shape[-1]))
     params = jnp.zeros(len(given)) if given else None
     try:
-        rate = jax.eval_shape(problem.field_rate, state, params)
-    except (ValueError, TypeError, IndexError) as err:
+        check_state_map(problem.field_rate, state, params)
+    except ValueError as err:
         raise RecipeError(
-            f"decoder/solver grid mismatch: the solver of {attrs['problem']!r} cannot take "
-            f"the decoded field {state.shape} (grid {list(space)}): {err}"
+            f"decoder/solver grid mismatch: the solver of {attrs['problem']!r} on the decoded "
+            f"field (grid {list(space)}): {err}"
         ) from None
-    if rate.shape != state.shape:
-        raise RecipeError(
-            f"decoder/solver grid mismatch: the data's grid gives states {state.shape}, the "
-            f"solver of {attrs['problem']!r} returns {rate.shape}"
-        )
     return problem.field_rate
 
 

@@ -47,6 +47,7 @@ from opjax.data.splits import Splits, load_splits, load_tests
 from opjax.recipe_tables import RecipeError, tomllib
 from opjax.runs.solver_spec import CorrectionSpec, SolverSpec
 from opjax.sharding import batch_sharding
+from opjax.solvers.stepper import check_state_map
 from opjax.training.autoregressive import (
     composite_objective,
     diverted_chain_objective,
@@ -225,9 +226,7 @@ def _file_solver(data_cfg: dict) -> SolverSpec:
                 "opjax generate)"
             )
         parameters = tomllib.loads(attrs["recipe"])["parameters"]
-        problem = PROBLEMS[attrs["problem"]].build(
-            {**PROBLEMS[attrs["problem"]].DEFAULTS, **parameters}
-        )
+        problem = SolverSpec(attrs["problem"], parameters).build()
         values = None
         if problem.rate_params:
             missing = [name for name in problem.rate_params if name not in file.params]
@@ -300,17 +299,12 @@ def _check_solver(solver: SolverSpec, splits: Splits, recipe: dict) -> None:
     params = splits.train.get("params")
     params = None if params is None else jnp.zeros(params.shape[1:], jnp.float32)
     try:
-        out = jax.eval_shape(step, state, params)
-    except (ValueError, TypeError, IndexError) as err:
+        check_state_map(step, state, params)
+    except ValueError as err:
         raise RecipeError(
-            f"solver/data grid mismatch: the solver of {solver.problem!r} cannot step the "
-            f"data's states {state.shape}: {err}"
+            f"solver/data grid mismatch: the solver of {solver.problem!r} on the data's "
+            f"states: {err}"
         ) from None
-    if out.shape != state.shape:
-        raise RecipeError(
-            f"solver/data grid mismatch: the data's states are {state.shape}, the solver of "
-            f"{solver.problem!r} returns {out.shape}"
-        )
 
 
 def correction_spec(recipe: dict, solver: SolverSpec) -> CorrectionSpec | None:
