@@ -36,6 +36,59 @@ METHODS = {
 }
 
 
+def stop_gradient_arrays(module):
+    """``module`` with a stop-gradient on its arrays only.
+
+    apebench 0.1.1's ``CorrectedStepper`` calls ``jax.lax.stop_gradient`` on the whole
+    coarse exponax stepper; under jax 0.10 that also turns its integer fields (the grid
+    size) into traced arrays, and the stepper's shape check fails inside ``jit``
+    (``unsupported operand type(s) for *: 'tuple' and 'DynamicJaxprTracer'``). Stopping
+    the gradient of the array leaves only is what the original means and computes the same
+    numbers; ``main`` installs it before APEBench's correction runs.
+    """
+    return jax.tree.map(lambda a: jax.lax.stop_gradient(a) if eqx.is_array(a) else a, module)
+
+
+def patch_corrected_stepper() -> None:
+    """Make apebench's ``CorrectedStepper`` stop gradients with ``stop_gradient_arrays``."""
+    from apebench import _corrected_stepper
+
+    def call(self, x):
+        coarse = stop_gradient_arrays(self.coarse_stepper)
+        if self.mode == "parallel":
+            return coarse(x) + self.network(x)
+        coarse_prediction = coarse(x)
+        if self.mode == "sequential":
+            return self.network(coarse_prediction)
+        if self.mode == "sequential_with_bypass":
+            return coarse_prediction + self.network(coarse_prediction)
+        raise ValueError(f"Unknown mode {self.mode}")
+
+    _corrected_stepper.CorrectedStepper.__call__ = call
+
+
+def patch_optimizer_init() -> None:
+    """Make trainax initialise the optimiser on the stepper's floating-point arrays only.
+
+    trainax 0.0.2 initialises the optimiser state on every array of the stepper, while its
+    gradients (``equinox.filter_value_and_grad``) leave non-float arrays out. A corrected
+    stepper carries the coarse exponax stepper, whose dealiasing mask (Burgers, KS) is a
+    bool array; optax 0.2.8 refuses the mismatch of state and gradient trees. With the
+    float arrays only, the two trees agree and Adam's update of every trained array is
+    unchanged; ``main`` installs this before APEBench's runs.
+    """
+    from trainax import _general_trainer
+
+    trainer_call = _general_trainer.GeneralTrainer.__call__
+
+    def call(self, stepper, key, opt_state=None, **kwargs):
+        if opt_state is None:
+            opt_state = self.optimizer.init(eqx.filter(stepper, eqx.is_inexact_array))
+        return trainer_call(self, stepper, key, opt_state, **kwargs)
+
+    _general_trainer.GeneralTrainer.__call__ = call
+
+
 def first_seed(scenario, task: str, networks):
     """The first seed's network (``run_experiment`` stacks several seeds' arrays on a
     leading axis, and returns one seed's network as it is)."""
@@ -65,6 +118,8 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHODS))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    patch_corrected_stepper()
+    patch_optimizer_init()
     for name in args.scenarios:
         for method in args.methods:
             path = args.out / f"apebench_{name}_{method}.npz"
