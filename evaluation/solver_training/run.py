@@ -28,8 +28,8 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import itertools
+import json
 import math
 import time
 from pathlib import Path
