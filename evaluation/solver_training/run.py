@@ -139,75 +139,97 @@ def main() -> None:
     parser.add_argument(
         "--variants", nargs="+", default=[""], help="model variants; '' is the recipe's FNO"
     )
+    parser.add_argument(
+        "--no-train", action="store_true", help="tabulate the finished runs; train none"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
-    for scenario in args.scenarios:
-        for method, variant in itertools.product(args.methods, args.variants):
-            name = run_name(method, variant, "")
-            path = args.out / f"{scenario}_{name}.npz"
+    for scenario, method in itertools.product(args.scenarios, args.methods):
+        entry = results.setdefault(scenario, {}).setdefault(method, {})
+        for variant in args.variants:
+            path = args.out / f"{run_name(scenario, method, variant)}.npz"
+            if not path.exists() and args.no_train:
+                continue
             if not path.exists():
                 run_dir, seconds = train_run(scenario, method, variant, args.runs)
                 np.savez(path, nrmse=rollout_nrmse(run_dir), seconds=seconds)
-            saved = np.load(path)
-            results.setdefault(scenario, {})[name] = {
-                "opjax": {
-                    "gmean100": gmean_horizon(saved["nrmse"]),
-                    "seconds": float(saved["seconds"]),
-                }
-            }
-            print(scenario, name, results[scenario][name]["opjax"], flush=True)
-            if args.apebench is not None and not variant:
-                ape = args.apebench / f"apebench_{scenario}_{method}.npz"
-                if ape.exists():
-                    ape = np.load(ape)
-                    results[scenario][name]["apebench"] = {
-                        "gmean100": gmean_horizon(ape["nrmse"]),
-                        "seconds": float(ape["seconds"]),
-                    }
+            entry[network_name(variant)] = summary(path)
+        ape = args.apebench / f"apebench_{scenario}_{method}.npz" if args.apebench else None
+        if ape is not None and ape.exists():
+            entry["apebench"] = summary(ape)
+        print(scenario, method, entry, flush=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print(table(results))
     plot(args.out, args.apebench, results)
 
 
+def network_name(variant: str) -> str:
+    """The results key of a model variant: ``opjax`` or ``opjax_<variant>``."""
+    return "_".join(filter(None, ("opjax", variant)))
+
+
+def summary(path: Path) -> dict:
+    """GMean100 and training seconds of one saved run (``nrmse [n_test, steps]``)."""
+    saved = np.load(path)
+    return {"gmean100": gmean_horizon(saved["nrmse"]), "seconds": float(saved["seconds"])}
+
+
+#: table columns: results key -> header
+NETWORKS = {
+    "opjax": "opjax FNO, 16 modes",
+    "opjax_wide": "opjax FNO, 64 modes",
+    "apebench": "APEBench Conv",
+}
+
+
 def table(results: dict) -> str:
+    """One row per scenario and method: each network's GMean100 (training seconds)."""
     lines = [
-        "| scenario | method | opjax GMean100 | APEBench GMean100 | opjax train s "
-        "| APEBench train s |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| scenario | method | " + " | ".join(NETWORKS.values()) + " |",
+        "| --- | --- |" + " --- |" * len(NETWORKS),
     ]
     for scenario, methods in results.items():
         for method, entry in methods.items():
-            ape = entry.get("apebench")
-            ape_value = f"{ape['gmean100']:.4f}" if ape else "-"
-            ape_seconds = f"{ape['seconds']:.0f}" if ape else "-"
-            lines.append(
-                f"| {scenario} | {method} | {entry['opjax']['gmean100']:.4f} | {ape_value} | "
-                f"{entry['opjax']['seconds']:.0f} | {ape_seconds} |"
-            )
+            cells = [
+                f"{entry[key]['gmean100']:.3g} ({entry[key]['seconds']:.0f} s)"
+                if key in entry
+                else "not run"
+                for key in NETWORKS
+            ]
+            lines.append(f"| {scenario} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def plot(out: Path, apebench: Path | None, results: dict) -> None:
+    """Per scenario, the mean nRMSE per rollout step: one colour per method, one line
+    style per network."""
+    styles = {"opjax": "-", "opjax_wide": ":", "apebench": "--"}
     scenarios = list(results)
     fig, axes = plt.subplots(1, len(scenarios), figsize=(5 * len(scenarios), 4), squeeze=False)
     for ax, scenario in zip(axes[0], scenarios):
-        for i, method in enumerate(results[scenario]):
-            color = f"C{i}"
-            curve = np.load(out / f"{scenario}_{method}.npz")["nrmse"]
-            steps = np.arange(1, curve.shape[1] + 1)
-            ax.semilogy(steps, curve.mean(axis=0), color=color, label=f"opjax {method}")
-            ape = apebench / f"apebench_{scenario}_{method}.npz" if apebench else None
-            if ape is not None and ape.exists():
-                ape_curve = np.load(ape)["nrmse"]
+        for i, (method, entry) in enumerate(results[scenario].items()):
+            for key in entry:
+                variant = key.removeprefix("opjax").removeprefix("_")
+                path = (
+                    apebench / f"apebench_{scenario}_{method}.npz"
+                    if key == "apebench"
+                    else out / f"{run_name(scenario, method, variant)}.npz"
+                )
+                curve = np.load(path)["nrmse"].mean(axis=0)
                 ax.semilogy(
-                    steps, ape_curve.mean(axis=0), color=color, ls="--", label=f"APEBench {method}"
+                    np.arange(1, curve.size + 1),
+                    curve,
+                    color=f"C{i}",
+                    ls=styles[key],
+                    label=f"{NETWORKS[key]}: {method}",
                 )
         ax.axvline(HORIZON, color="grey", lw=0.5)
+        ax.set_ylim(top=10)
         ax.set_title(f"phy_{scenario}")
         ax.set_xlabel("rollout step")
         ax.set_ylabel("mean nRMSE over test trajectories")
-    axes[0][0].legend(fontsize=7)
+    axes[0][0].legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out / "error_curves.png", dpi=120)
 
