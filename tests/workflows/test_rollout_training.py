@@ -2,6 +2,7 @@
 corrected model it saves and ``opjax.load`` rebuilds, on-the-fly data resumed after
 SIGKILL, and bad input."""
 
+import os
 import signal
 import subprocess
 import sys
@@ -182,6 +183,25 @@ def test_on_the_fly_run_resumes_bit_exactly_after_sigkill(recipe_file, tmp_path)
     jax.tree.map(np.testing.assert_array_equal, resumed.params, reference.params)
     ref_losses = [r["train_loss"] for r in read_metrics(tmp_path / "reference")]
     assert [r["train_loss"] for r in read_metrics(run_dir)] == ref_losses
+
+
+def test_on_the_fly_data_parallel_over_two_devices_matches_one(recipe_file, tmp_path):
+    fly = ["data.on_the_fly=true", "data.n_train=8", "train.epochs=2"]
+    one = tmp_path / "one"
+    train(_recipe(recipe_file, one, *fly))
+    two = tmp_path / "two"
+    flags = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=2"
+    script = (
+        "import jax; assert jax.device_count() == 2, jax.devices();"
+        "from opjax.workflows import load_recipe, train;"
+        f"train(load_recipe({str(recipe_file)!r}, {[f'run_dir={two}', *fly]!r}))"
+    )
+    env = {**os.environ, "XLA_FLAGS": flags.strip()}
+    subprocess.run([sys.executable, "-c", script], check=True, env=env, cwd=REPO)
+    single = [r["train_loss"] for r in read_metrics(one)]
+    parallel = [r["train_loss"] for r in read_metrics(two)]
+    assert len(single) == 2
+    assert parallel == pytest.approx(single, rel=1e-5)
 
 
 def test_on_the_fly_writes_no_training_file(tmp_path):
