@@ -1,7 +1,8 @@
 """Neural operator models: ``flax.linen`` modules registered by name.
 
 Every model is called as ``model.apply(params, x, t=None, train=False)`` with channels-last
-fields ``x [batch, *space, in_channels]``.
+fields ``x [batch, *space, in_channels]``; the mesh models (SPON, SPON-MG) take DOFs
+``x [batch, n_dofs, in_channels]`` and their mesh as ``graph=``.
 """
 
 from opjax.models.fno import FNO
@@ -16,6 +17,7 @@ from opjax.models.registry import (
     registered_models,
 )
 from opjax.models.scot import ScOT
+from opjax.models.spon import SPON, SPONMG
 from opjax.models.unet import UNet
 
 __all__ = [
@@ -23,6 +25,8 @@ __all__ = [
     "LSM",
     "PDERefiner",
     "PhiROM",
+    "SPON",
+    "SPONMG",
     "ScOT",
     "UNet",
     "build_model",

@@ -3,8 +3,9 @@ rebuilds the module that produced a set of parameters.
 
 :func:`build_model` checks the hyperparameters before anything is built: each must have
 the kind its field declares (an integer for ``int``, a list of integers for
-``Sequence[int]``, ...), and every number in them must be finite and positive, except
-those of :data:`MAY_BE_ZERO` (which may be 0) and :data:`ANY_SIGN`.
+``Sequence[int]``, non-empty unless in :data:`MAY_BE_EMPTY`, ...), and every number in
+them must be finite and positive, except those of :data:`MAY_BE_ZERO` (which may be 0) and
+:data:`ANY_SIGN`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ _NOT_HPARAMS = {"parent", "name"}
 
 #: Hyperparameters that may be 0: paddings, optional inputs, a stage without skips.
 MAY_BE_ZERO = frozenset(
-    {"padding", "domain_padding", "n_condition_params", "skip_connections", "n_params"}
+    {
+        "padding",
+        "domain_padding",
+        "n_condition_params",
+        "skip_connections",
+        "n_params",
+        "dirichlet_channels",
+    }
 )
+#: Sequences that may be empty: a mesh model's Dirichlet data channels (none: zero data).
+MAY_BE_EMPTY = frozenset({"dirichlet_channels"})
 #: Hyperparameters of either sign (finite).
 ANY_SIGN = frozenset(
     {"difference_weight", "coords_low", "coords_high", "params_mean", "field_mean"}
@@ -116,7 +126,7 @@ def _check_hparam(model: str, key: str, value: Any, annotation: Any) -> None:
         raise HyperparameterError(f"{where}; expected {annotation}")
     if str(annotation).startswith("Sequence[") and kinds:
         item = _KINDS[str(annotation)[len("Sequence[") : -1]]
-        empty = not value and bool not in item
+        empty = not value and bool not in item and key not in MAY_BE_EMPTY
         if empty or any(isinstance(v, bool) != (bool in item) for v in value):
             raise HyperparameterError(f"{where}; expected a non-empty {annotation}")
     for number in _numbers(value):

@@ -24,7 +24,16 @@ from opjax.models import registered_models
 from tests.models.test_conformance import CONFORMANCE, init
 
 # One rank per family: compiling the derivatives dominates the suite's time.
-RANKS = {"fno": 2, "lsm": 1, "phirom": 2, "refiner": 1, "scot": 2, "unet": 1}
+RANKS = {
+    "fno": 2,
+    "lsm": 1,
+    "phirom": 2,
+    "refiner": 1,
+    "scot": 2,
+    "spon": 1,
+    "spon_mg": 1,
+    "unet": 1,
+}
 CASES = sorted(RANKS.items())
 
 # Central differences in float64: error ~ EPS^2 |f'''| + 1e-16 |f| / EPS. The step is small
@@ -65,13 +74,14 @@ def test_every_registered_model_is_covered():
 
 @pytest.mark.parametrize("name, rank", CASES)
 def test_forward_mode_and_hessian_vector_products_match_central_differences(name, rank):
-    model, params, x, t = init(name, rank)  # outside x64: the cached float32 case
+    model, params, x, t, kw = init(name, rank)  # outside x64: the cached float32 case
     with jax.enable_x64(True):
         params, x = _float64(params), x.astype(jnp.float64)
+        kw = jax.tree.map(lambda a: a.astype(jnp.float64) if a.dtype == np.float32 else a, kw)
         t = None if t is None else t.astype(jnp.float64)
         v = jax.random.normal(jax.random.PRNGKey(5), x.shape, x.dtype)
         dp = _random_like(params, 6)
-        out = jax.eval_shape(lambda: model.apply(params, x, t))
+        out = jax.eval_shape(lambda: model.apply(params, x, t, **kw))
         weight = jax.random.normal(jax.random.PRNGKey(7), out.shape, out.dtype)
 
         # Two programs per case, each compiled once: its primal output gives the central
@@ -80,11 +90,13 @@ def test_forward_mode_and_hessian_vector_products_match_central_differences(name
         def value_and_tangent(p, u, dp, du):
             """``(f(p, u), J (dp, du))``: the model and its directional derivative along
             ``(dp, du)``, in the parameters and the input at once."""
-            value, linear = jax.linearize(lambda p, u: model.apply(p, u, t), p, u)
+            value, linear = jax.linearize(lambda p, u: model.apply(p, u, t, **kw), p, u)
             return value, linear(dp, du)
 
         def gradient(u):
-            return jax.grad(lambda u: jnp.sum(weight * jnp.tanh(model.apply(params, u, t))))(u)
+            return jax.grad(lambda u: jnp.sum(weight * jnp.tanh(model.apply(params, u, t, **kw))))(
+                u
+            )
 
         @jax.jit
         def gradient_and_hvp(u, du):
@@ -104,14 +116,14 @@ def test_forward_mode_and_hessian_vector_products_match_central_differences(name
 
 @pytest.mark.parametrize("name, rank", CASES)
 def test_jacfwd_equals_jacrev_in_float32(name, rank):
-    model, params, x, t = init(name, rank)
+    model, params, x, t, kw = init(name, rank)
     flat = x.reshape(-1)
-    out_size = int(np.prod(jax.eval_shape(lambda: model.apply(params, x, t)).shape))
+    out_size = int(np.prod(jax.eval_shape(lambda: model.apply(params, x, t, **kw)).shape))
     projection = jax.random.normal(jax.random.PRNGKey(8), (3, out_size))
 
     def sliced(u):
         """The model with the first entries of ``x`` set to ``u``, projected to ``[3]``."""
-        y = model.apply(params, flat.at[:N_ENTRIES].set(u).reshape(x.shape), t)
+        y = model.apply(params, flat.at[:N_ENTRIES].set(u).reshape(x.shape), t, **kw)
         return projection @ y.reshape(-1)
 
     u = flat[:N_ENTRIES]

@@ -13,13 +13,16 @@ coordinates as ``x`` and a latent ``[batch, latent_dim]`` in place of ``t``.
 
 import dataclasses
 import functools
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from opjax.fem import LagrangeSpace, l_shape
 from opjax.models import build_model, hparam_names, model_hparams, registered_models
+from opjax.models.layers.mesh_graph import mesh_graph, multigrid_graph
 from opjax.runs import RunCheckpoints
 
 
@@ -30,6 +33,27 @@ class Family:
     other_resolution: dict | None = None  # rank -> another spatial shape (if claimed)
     conditioned: bool = False  # takes a lead time t [batch]
     latent_dim: int = 0  # takes a latent code [batch, latent_dim] (x: the coordinates)
+    graph: Callable | None = None  # mesh models: (n_dofs,) -> the graph= of that mesh
+
+
+# Mesh models run on the DOF graph of P1 on the L-shape (level 1: 21 DOFs, 2: 65, 3: 225);
+# SPON-MG's coarse mesh is the level below its fine one.
+_LEVEL_OF_DOFS = {21: 1, 65: 2, 225: 3}
+
+
+def _p1_space(level):
+    return LagrangeSpace(l_shape(level), 1)
+
+
+@functools.cache
+def _spon_graph(shape):
+    return mesh_graph(_p1_space(_LEVEL_OF_DOFS[shape[0]]))
+
+
+@functools.cache
+def _spon_mg_graph(shape):
+    level = _LEVEL_OF_DOFS[shape[0]]
+    return multigrid_graph(_p1_space(level), _p1_space(level - 1))
 
 
 CONFORMANCE = {
@@ -118,6 +142,26 @@ CONFORMANCE = {
         other_resolution={2: (12, 12)},
         conditioned=True,
     ),
+    "spon": Family(
+        hparams={1: {"width": 8, "n_layers": 2, "dirichlet_channels": (1, 2)}},
+        shapes={1: (21,)},
+        other_resolution={1: (65,)},
+        graph=_spon_graph,
+    ),
+    "spon_mg": Family(
+        hparams={
+            1: {
+                "width": 8,
+                "coarse_width": 8,
+                "n_fine_layers": 1,
+                "n_coarse_layers": 1,
+                "aggregation": "mean",
+            }
+        },
+        shapes={1: (65,)},
+        other_resolution={1: (225,)},
+        graph=_spon_mg_graph,
+    ),
     "unet": Family(
         hparams={
             rank: {
@@ -154,7 +198,13 @@ def inputs(name, rank, shape=None, seed=0):
     t = jnp.linspace(0.1, 0.9, BATCH) if family.conditioned else None
     if family.latent_dim:
         t = jax.random.normal(jax.random.PRNGKey(seed + 1), (BATCH, family.latent_dim))
-    return x, t
+    return x, t, graph_kwargs(name, shape)
+
+
+def graph_kwargs(name, shape):
+    """The mesh of a mesh model (``{"graph": ...}``) for inputs of spatial ``shape``."""
+    family = CONFORMANCE[name]
+    return {} if family.graph is None else {"graph": family.graph(tuple(shape))}
 
 
 @functools.cache  # compiling dominates: one jitted init and apply per (family, rank)
@@ -166,8 +216,8 @@ def compiled(name, rank):
 @functools.cache
 def init(name, rank, key=0):
     model, jit_init, _ = compiled(name, rank)
-    x, t = inputs(name, rank)
-    return model, jit_init(jax.random.PRNGKey(key), x, t), x, t
+    x, t, kw = inputs(name, rank)
+    return model, jit_init(jax.random.PRNGKey(key), x, t, **kw), x, t, kw
 
 
 def test_every_registered_model_is_covered():
@@ -176,12 +226,12 @@ def test_every_registered_model_is_covered():
 
 @pytest.mark.parametrize("name, rank", CASES)
 def test_shape_jit_and_gradients(name, rank):
-    model, params, x, t = init(name, rank)
-    y = model.apply(params, x, t)
+    model, params, x, t, kw = init(name, rank)
+    y = model.apply(params, x, t, **kw)
     assert y.shape == (BATCH, *CONFORMANCE[name].shapes[rank], OUT)
     apply = compiled(name, rank)[2]
-    np.testing.assert_allclose(apply(params, x, t), y, rtol=1e-5, atol=1e-5)
-    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, x, t) ** 2)))(params)
+    np.testing.assert_allclose(apply(params, x, t, **kw), y, rtol=1e-5, atol=1e-5)
+    grads = jax.jit(jax.grad(lambda p: jnp.sum(model.apply(p, x, t, **kw) ** 2)))(params)
     leaves = jax.tree.leaves(grads)
     assert all(bool(jnp.all(jnp.isfinite(g))) for g in leaves)
     assert sum(float(jnp.sum(jnp.abs(g))) for g in leaves) > 0
@@ -192,22 +242,22 @@ def test_determinism_under_a_fixed_key(name, rank):
     """Two separate initialisations from equal keys give equal parameters and outputs; a
     different key gives different parameters."""
     model, jit_init, apply = compiled(name, rank)
-    x, t = inputs(name, rank)
-    params = jit_init(jax.random.PRNGKey(3), x, t)
-    again = jit_init(jax.random.PRNGKey(3), x, t)
-    other = jit_init(jax.random.PRNGKey(4), x, t)
+    x, t, kw = inputs(name, rank)
+    params = jit_init(jax.random.PRNGKey(3), x, t, **kw)
+    again = jit_init(jax.random.PRNGKey(3), x, t, **kw)
+    other = jit_init(jax.random.PRNGKey(4), x, t, **kw)
     assert params is not again
     same = jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), params, again)
     assert all(jax.tree.leaves(same))
     assert not all(
         jax.tree.leaves(jax.tree.map(lambda a, b: bool(jnp.array_equal(a, b)), params, other))
     )
-    np.testing.assert_array_equal(apply(params, x, t), apply(again, x, t))
+    np.testing.assert_array_equal(apply(params, x, t, **kw), apply(again, x, t, **kw))
 
 
 @pytest.mark.parametrize("name, rank", CASES)
 def test_checkpoint_round_trip_and_model_card_rebuild(name, rank, tmp_path):
-    model, params, x, t = init(name, rank)
+    model, params, x, t, kw = init(name, rank)
     checkpoints = RunCheckpoints(str(tmp_path / "checkpoints"))
     checkpoints.save("latest", 1, {"params": params}, {"epoch": 0})
     checkpoints.close()
@@ -218,15 +268,15 @@ def test_checkpoint_round_trip_and_model_card_rebuild(name, rank, tmp_path):
     rebuilt = build_model(name, model_hparams(model))
     assert rebuilt == model and hash(rebuilt) == hash(model)  # the same module, so same apply
     apply = compiled(name, rank)[2]
-    np.testing.assert_array_equal(apply(loaded, x, t), apply(params, x, t))
+    np.testing.assert_array_equal(apply(loaded, x, t, **kw), apply(params, x, t, **kw))
 
 
 @pytest.mark.parametrize(
     "name, rank", [c for c in CASES if CONFORMANCE[c[0]].other_resolution is not None]
 )
 def test_resolution_change(name, rank):
-    model, params, _, _ = init(name, rank)
+    model, params, _, _, _ = init(name, rank)
     shape = CONFORMANCE[name].other_resolution[rank]
-    x, t = inputs(name, rank, shape, seed=1)
-    y = compiled(name, rank)[2](params, x, t)
+    x, t, kw = inputs(name, rank, shape, seed=1)
+    y = compiled(name, rank)[2](params, x, t, **kw)
     assert y.shape == (BATCH, *shape, OUT) and bool(jnp.all(jnp.isfinite(y)))
