@@ -1,6 +1,7 @@
 """Finite elements on triangle meshes, on scikit-fem and meshio: meshes of 2D domains, P1
-and P2 Lagrange spaces with their mass and stiffness matrices, point evaluation, transfer
-operators between nested meshes, DOF graphs, and a differentiable Darcy/Poisson solver.
+and P2 Lagrange spaces with their mass and stiffness matrices, point evaluation, encoding
+and decoding of functions, transfer operators between nested meshes, DOF graphs, and a
+differentiable Darcy/Poisson solver.
 
 Layout and conventions: ``opjax.fem.space``.
 """
@@ -15,6 +16,7 @@ from opjax.fem.darcy import (
 )
 from opjax.fem.dof_graph import DofGraph, dof_graph
 from opjax.fem.domains import disk, l_shape, square_with_hole, unit_square
+from opjax.fem.encoding import ENCODINGS, encode, fe_function
 from opjax.fem.mesh import Mesh, MeshFileError, compact, read_mesh
 from opjax.fem.point_evaluation import (
     PointOutsideMeshError,
@@ -30,6 +32,7 @@ from opjax.fem.transfer import (
 )
 
 __all__ = [
+    "ENCODINGS",
     "DofGraph",
     "LagrangeSpace",
     "Mesh",
@@ -43,6 +46,8 @@ __all__ = [
     "compact",
     "disk",
     "dof_graph",
+    "encode",
+    "fe_function",
     "evaluation_matrix",
     "evaluation_matrix_scipy",
     "l_shape",
