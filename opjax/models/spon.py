@@ -35,6 +35,7 @@ must reach the output in physical units.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import flax.linen as nn
 import jax
@@ -142,6 +143,8 @@ class SPON(nn.Module):
             (at the boundary DOFs); empty for zero data.
     """
 
+    mesh_levels: ClassVar[int] = 1
+
     in_channels: int = 1
     out_channels: int = 1
     width: int = 64
@@ -192,6 +195,8 @@ class SPONMG(nn.Module):
         n_fine_layers: fine blocks before the coarse level, and again after it.
         n_coarse_layers: coarse blocks.
     """
+
+    mesh_levels: ClassVar[int] = 2
 
     in_channels: int = 1
     out_channels: int = 1

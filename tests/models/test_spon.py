@@ -19,6 +19,7 @@ from opjax.models.layers.mesh_graph import (
     sparse_operator,
 )
 from opjax.models.layers.message_passing import aggregate
+from opjax.models.on_mesh import on_mesh
 
 SPON = {"in_channels": 2, "width": 8, "n_layers": 2, "dirichlet_channels": [1]}
 SPON_MG = {
@@ -159,3 +160,23 @@ def test_bad_input_is_named():
         two.init(jax.random.PRNGKey(1), _inputs(fine.n_dofs), graph=graph)
     with pytest.raises(ValueError, match="not nested"):
         multigrid_graph(LagrangeSpace(l_shape(2), 1), coarse)
+
+
+def test_a_model_bound_to_a_mesh_is_the_model_called_with_its_graph():
+    fine, coarse = _spaces(1)
+    network = build_model("spon_mg", SPON_MG)
+    bound = on_mesh(network, fine, coarse)
+    x = _inputs(fine.n_dofs)
+    params = bound.init(jax.random.PRNGKey(1), x)
+    np.testing.assert_array_equal(
+        bound.apply(params, x), network.apply(params, x, graph=bound.graph)
+    )
+    finer = LagrangeSpace(fine.mesh.refined(), 1)
+    transferred = on_mesh(network, finer, fine).apply(params, _inputs(finer.n_dofs))
+    assert transferred.shape == (2, finer.n_dofs, 1)
+    with pytest.raises(ValueError, match="give the coarse space too"):
+        on_mesh(network, fine)
+    with pytest.raises(ValueError, match="SPON runs on one mesh"):
+        on_mesh(build_model("spon", SPON), fine, coarse)
+    with pytest.raises(ValueError, match="FNO is not a mesh model"):
+        on_mesh(build_model("fno", {"n_modes": [4], "in_channels": 1, "out_channels": 1}), fine)
