@@ -12,6 +12,8 @@ import numpy as np
 
 from opjax.data.normalizers import Normalizers
 from opjax.data.sample import CONDITIONING_KEYWORDS
+from opjax.fem import LagrangeSpace
+from opjax.models.on_mesh import OnMesh, on_mesh
 from opjax.models.phirom import PhiROM
 from opjax.models.registry import build_model
 from opjax.runs.checkpoints import RunCheckpoints
@@ -23,6 +25,7 @@ from opjax.runs.reduced_order_inference import (
     fit_initial_latent,
     uniform_grid,
 )
+from opjax.runs.run_mesh import read_run_mesh
 from opjax.runs.solver_spec import CorrectionSpec
 from opjax.sharding import data_mesh, replicated
 
@@ -44,7 +47,8 @@ class LoadedRun(NamedTuple):
         z: jax.Array | None = None,
         **inference,
     ) -> jax.Array:
-        """Physical-unit prediction for physical-unit input ``x [batch, *space, in]``, at
+        """Physical-unit prediction for physical-unit input ``x [batch, *space, in]`` (a mesh
+        model: ``[batch, n_dofs, in]``, the DOFs of the input functions), at
         lead times ``t [batch]`` for a time-conditioned model (e.g. scOT), with PDE
         parameters ``z [batch, n_params]`` for a parameter-conditioned one (recipe key
         ``data.window.params``, in that order).
@@ -63,6 +67,23 @@ class LoadedRun(NamedTuple):
         t = None if t is None else jnp.broadcast_to(jnp.asarray(t, jnp.float32), x.shape[:1])
         z = None if z is None else jnp.asarray(z, jnp.float32)
         return predict(self.model, self.params, self.normalizer, jnp.asarray(x), t, z)
+
+    def on(self, space: LagrangeSpace, coarse: LagrangeSpace | None = None) -> LoadedRun:
+        """A mesh model's run on another mesh (mesh transfer): the same parameters bound to
+        ``space`` (and, for SPON-MG, the ``coarse`` space whose mesh ``space``'s refines);
+        ``predict`` then takes and returns that mesh's DOFs.
+
+        Raises:
+            ValueError: the run's model is not a mesh model; the spaces do not fit it.
+        """
+        if not isinstance(self.model, OnMesh):
+            raise ValueError(f"{self.card.model} is not a mesh model: it runs on no mesh")
+        if space.degree != self.card.mesh.degree:
+            raise ValueError(
+                f"the run's model was trained on P{self.card.mesh.degree} DOFs; got a "
+                f"P{space.degree} space"
+            )
+        return self._replace(model=on_mesh(self.model.network, space, coarse))
 
     def grid(self) -> np.ndarray:
         """A reduced-order run's solver grid ``[*space, d]``: the uniform grid from its
@@ -120,7 +141,9 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
     """Rebuild the model of ``run_dir`` from its card and restore a checkpoint.
 
     A network trained to correct a coarse solver step comes back as that corrected step
-    (:class:`~opjax.models.correction.CorrectedModel`), the card's ``training.correction``.
+    (:class:`~opjax.models.correction.CorrectedModel`), the card's ``training.correction``;
+    a mesh model comes back bound to the run's mesh (:class:`~opjax.models.on_mesh.OnMesh`,
+    the run's ``mesh.npz``; :meth:`LoadedRun.on` binds it to another).
 
     Args:
         run_dir: a run directory written by ``opjax train`` or ``opjax convert``.
@@ -136,6 +159,8 @@ def load(run_dir: str | os.PathLike, checkpoint: str = "latest") -> LoadedRun:
         raise ModelCardError(f"{os.path.join(run_dir, MODEL_CARD)}: {message}") from None
     if card.training is not None and card.training.correction is not None:
         model = CorrectionSpec.from_dict(card.training.correction).model(model)
+    if card.mesh is not None:
+        model = on_mesh(model, *read_run_mesh(run_dir))
     if isinstance(model, PhiROM):
         inputs, conditioning = model.init_inputs(), {}
     else:

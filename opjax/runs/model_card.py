@@ -3,10 +3,10 @@
 One schema serves every run directory, whether ``opjax train`` trained it or
 ``opjax convert`` imported its weights. :func:`write_model_card` is its one writer and
 :func:`read_model_card` its one reader; every field is always written, so the reader
-takes none as optional. ``model.json`` (``CARD_VERSION = 3``)::
+takes none as optional. ``model.json`` (``CARD_VERSION = 4``)::
 
     {
-      "card_version": 3,
+      "card_version": 4,
       "model": "fno",                  the registered name (opjax.models.build_model)
       "hparams": {...},                the module's dataclass fields
       "normalizers": {"x": ..., "y": ...},   opjax.data.Normalizers.to_dict()
@@ -16,7 +16,8 @@ takes none as optional. ``model.json`` (``CARD_VERSION = 3``)::
       "data": {"format", "x_key", "y_key", "window", "tests": {name: [*space]}} | null,
       "training": {"loss", "objective", "ema_decay", "finetuned_from", "correction"} | null,
       "source": {library: {...}} | null,
-      "opjax_version": "0.2.0"
+      "opjax_version": "0.2.0",
+      "mesh": {"degree": 1, "n_dofs": 3201, "levels": 1 | 2} | null
     }
 
 ``sample_shapes`` holds the shape of one sample per :mod:`opjax.data.sample` key, without
@@ -30,9 +31,13 @@ reports Poseidon's grouped relative L1 (``train.loss = "relative_l1"``). A train
 :class:`~opjax.runs.solver_spec.CorrectionSpec` as a table, from which ``opjax.load``
 rebuilds the corrected model.
 
+``mesh`` is set for a mesh model (SPON, SPON-MG): the Lagrange degree, the DOF count and
+the number of nested meshes it runs on; the meshes are in the run's ``mesh.npz``
+(:mod:`opjax.runs.run_mesh`).
+
 Cards written by opjax 0.1.0 have no ``card_version`` and another layout; the reader
 converts them (:func:`_from_version_1`). Version 2 cards had no ``training.correction``
-(none was corrected).
+(none was corrected), versions 2 and 3 no ``mesh`` (no model ran on one).
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ import numpy as np
 from opjax.data.normalizers import Normalizers
 from opjax.runs.directory import MODEL_CARD, atomic_write
 
-CARD_VERSION = 3
+CARD_VERSION = 4
 
 
 class ModelCardError(ValueError):
@@ -91,6 +96,16 @@ class TrainingSpec:
 
 
 @dataclasses.dataclass(frozen=True)
+class MeshSpec:
+    """The mesh a mesh model was trained on: the Lagrange ``degree``, the DOF count and
+    ``levels``, the number of nested meshes (1: SPON, 2: SPON-MG)."""
+
+    degree: int
+    n_dofs: int
+    levels: int
+
+
+@dataclasses.dataclass(frozen=True)
 class ModelCard:
     """The contents of ``model.json`` (see the module docstring)."""
 
@@ -104,6 +119,7 @@ class ModelCard:
     training: TrainingSpec | None
     source: dict[str, Any] | None
     opjax_version: str
+    mesh: MeshSpec | None = None
 
     def __post_init__(self):
         if self.weights not in ("params", "ema"):
@@ -118,7 +134,7 @@ class ModelCard:
         """The card as ``model.json`` holds it."""
         fields = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         fields["normalizers"] = self.normalizers.to_dict()
-        for name in ("evaluation", "data", "training"):
+        for name in ("evaluation", "data", "training", "mesh"):
             if fields[name] is not None:
                 fields[name] = dataclasses.asdict(fields[name])
         return _plain({"card_version": CARD_VERSION, **fields})
@@ -157,9 +173,10 @@ def read_model_card(run_dir: str | os.PathLike) -> ModelCard:
     version = raw.get("card_version", 1)  # 0.1.0 wrote no version
     if version == 1:
         raw = _from_version_1(raw, path)
-    elif version == 2:
-        if isinstance(raw.get("training"), dict):
+    elif version in (2, 3):
+        if version == 2 and isinstance(raw.get("training"), dict):
             raw["training"] = {**raw["training"], "correction": None}
+        raw["mesh"] = None
     elif version != CARD_VERSION:
         raise ModelCardError(
             f"{path}: card_version {version!r}; this opjax reads versions 1 to {CARD_VERSION}"
@@ -212,6 +229,7 @@ def _parse(raw: dict, path: Path) -> ModelCard:
         training=_section(raw, "training", TrainingSpec, path),
         source=_field(raw, "source", path),
         opjax_version=_field(raw, "opjax_version", path),
+        mesh=_section(raw, "mesh", MeshSpec, path),
     )
 
 
@@ -274,4 +292,5 @@ def _from_version_1(raw: dict, path: Path) -> dict:
         },
         "source": raw["source"] if converted else None,
         "opjax_version": raw.get("opjax_version", "0.1.0"),
+        "mesh": None,
     }

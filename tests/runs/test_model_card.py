@@ -14,6 +14,7 @@ from opjax.runs import (
     CARD_VERSION,
     DataSpec,
     EvaluationSpec,
+    MeshSpec,
     ModelCard,
     ModelCardError,
     TrainingSpec,
@@ -58,6 +59,19 @@ def test_a_converted_card_has_a_source_and_no_training(tmp_path):
     again = read_model_card(tmp_path)
     assert again.training is None and again.data is None
     assert again.source == {"neuralop": {"class": "FNO"}}
+
+
+def test_a_mesh_models_card_keeps_its_mesh_and_version_3_cards_have_none(tmp_path):
+    card = _card(mesh=MeshSpec(degree=2, n_dofs=65, levels=2))
+    write_model_card(tmp_path, card)
+    assert read_model_card(tmp_path).mesh == MeshSpec(2, 65, 2)
+    raw = json.loads((tmp_path / "model.json").read_text())
+    del raw["mesh"]
+    (tmp_path / "model.json").write_text(json.dumps({**raw, "card_version": 3}))
+    assert read_model_card(tmp_path).mesh is None
+    (tmp_path / "model.json").write_text(json.dumps(raw))
+    with pytest.raises(ModelCardError, match="no field 'mesh'"):
+        read_model_card(tmp_path)
 
 
 def test_a_card_missing_a_field_names_it(tmp_path):

@@ -2,7 +2,9 @@
 and the sparse transfer operators between two nested meshes.
 
 A model takes these as a call argument, not as parameters, so one set of weights runs on
-any mesh (mesh transfer) and the arrays are traced like any other input.
+any mesh (mesh transfer) and the arrays are traced like any other input. A graph is equal
+to itself only and hashed by identity, so a module holding one
+(:class:`~opjax.models.on_mesh.OnMesh`) can be a static argument of ``jax.jit``.
 
 * :class:`MeshGraph`: nodes are the DOFs of a Lagrange space (points ``[n, 2]``, which ones
   lie on the Dirichlet boundary), edges join two DOFs of one cell, in both directions, sorted
@@ -46,6 +48,11 @@ class MeshGraph(NamedTuple):
     def n_nodes(self) -> int:
         return self.points.shape[0]
 
+    __hash__ = object.__hash__
+
+    def __eq__(self, other) -> bool:
+        return self is other
+
 
 class SparseOperator(NamedTuple):
     """``A [n_rows, n_cols]`` as COO triplets ``A[rows[k], cols[k]] = values[k]``, rows sorted.
@@ -80,6 +87,11 @@ class MultigridGraph(NamedTuple):
     coarse: MeshGraph
     restriction: SparseOperator
     prolongation: SparseOperator
+
+    __hash__ = object.__hash__
+
+    def __eq__(self, other) -> bool:
+        return self is other
 
 
 def mesh_graph(space: LagrangeSpace, dtype=jnp.float32) -> MeshGraph:
