@@ -3,12 +3,14 @@
 One concept per file: :mod:`.relative` (neuraloperator's relative Lp and H1), :mod:`.pdebench`
 (PDEBench), :mod:`.the_well` (The Well), :mod:`.poseidon` (Poseidon), :mod:`.correlation`
 (PDE-Refiner / pdearena), :mod:`.spectra` (energy spectra), :mod:`.uncertainty` (the spread
-of sampled rollouts), and :mod:`.benchmark` (each benchmark's metrics, chosen by the data's
+of sampled rollouts), :mod:`.finite_element` (L2, H1 and boundary errors of finite-element
+functions on meshes), and :mod:`.benchmark` (each benchmark's metrics, chosen by the data's
 format).
 """
 
 from opjax.metrics.benchmark import benchmark_metrics
 from opjax.metrics.correlation import high_correlation_time, pearson_correlation
+from opjax.metrics.finite_element import FiniteElementNorms
 from opjax.metrics.pdebench import (
     pdebench_brmse,
     pdebench_crmse,
@@ -36,6 +38,7 @@ from opjax.metrics.the_well import (
 from opjax.metrics.uncertainty import sample_correlation, sample_std
 
 __all__ = [
+    "FiniteElementNorms",
     "benchmark_metrics",
     "energy_spectrum",
     "sample_correlation",
