@@ -11,9 +11,9 @@ mass matrix ``M_ij = (phi_i, phi_j)_L2`` and stiffness matrix
 
 With ``e = pred - ref``, the relative errors are ``||e|| / (||ref|| + eps)`` in each norm
 (``eps = 1e-8`` as in :mod:`.relative`, so a zero reference gives a finite number), and the
-boundary error is ``max_{i on the boundary} |e_i|``: the largest error at the boundary DOFs,
-which for P1 and P2 bounds the error on the boundary edges at their DOF points (the vertices
-and edge midpoints).
+boundary error is ``max_{i on the boundary} |e_i|``, the largest error at the boundary DOFs:
+for P1, linear on each boundary edge, the maximum of ``|e_h|`` over the whole boundary; for
+P2 its maximum over the boundary's vertices and edge midpoints.
 
 Every metric takes DOF arrays ``[..., n_dofs]`` (any leading axes; or the DOFs on another
 ``axis``, as in opjax's channels-last ``[batch, n_dofs, channels]`` with ``axis=-2``) and
@@ -79,8 +79,7 @@ class FiniteElementNorms:
         """``||v_h||_H1 = sqrt(v^T (M + K) v)``, the full H1 norm: ``[..., n_dofs] ->
         [...]``."""
         return _sqrt(
-            self._quadratic_form(self.mass, v, axis)
-            + self._quadratic_form(self.stiffness, v, axis)
+            self._quadratic_form(self.mass, v, axis) + self._quadratic_form(self.stiffness, v, axis)
         )
 
     def relative_l2_error(self, pred: jax.Array, ref: jax.Array, axis: int = -1) -> jax.Array:

@@ -109,9 +109,7 @@ def test_full_h1_norm_sees_a_constant_offset_that_the_seminorm_does_not(p1_squar
     assert float(norms.relative_h1_error(pred, ref)) == pytest.approx(
         1 / np.sqrt(7 / 6 + 2), rel=1e-5
     )
-    assert float(norms.relative_l2_error(pred, ref)) == pytest.approx(
-        1 / np.sqrt(7 / 6), rel=1e-5
-    )
+    assert float(norms.relative_l2_error(pred, ref)) == pytest.approx(1 / np.sqrt(7 / 6), rel=1e-5)
 
 
 def test_boundary_error_is_the_largest_error_at_the_boundary_dofs_per_sample(p1_square):
