@@ -7,7 +7,8 @@ whole stack of one physical quantity over the file's samples, channels-last,
     time-dependent field: [n_samples, n_times, *space, channels],
 
 plus what the file says about them (times, coordinates, per-sample parameters, splits,
-normalisation constants). Opening reads only metadata; indexing a field reads only the
+normalisation constants, and for finite-element fields ``[n_samples, n_dofs, channels]``
+the mesh). Opening reads only metadata; indexing a field reads only the
 requested samples and times, so a 100 GB file costs nothing until a sample is asked for.
 :func:`read_sample` then builds the Sample schema from field keys such as ``"u[0]"``.
 """
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from opjax.data.errors import DataFormatError
+from opjax.data.mesh_data import DatasetMesh
 from opjax.data.sample import Sample, validate_sample
 
 
@@ -146,6 +148,8 @@ class FieldFile:
         splits: split name -> sample indices (for files that define their splits).
         constants: file-defined constants, e.g. normalisation means and stds.
         attrs: other metadata worth showing (``opjax data info``).
+        mesh: for fields that are finite-element functions, the space their DOFs belong to
+            (every field's spatial shape is then ``[n_dofs]``); None for grid data.
         close_handle: closes the underlying file.
     """
 
@@ -158,6 +162,7 @@ class FieldFile:
     splits: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     constants: dict[str, Any] = dataclasses.field(default_factory=dict)
     attrs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    mesh: DatasetMesh | None = None
     close_handle: Callable[[], None] = lambda: None
 
     def __post_init__(self):
@@ -171,6 +176,14 @@ class FieldFile:
                     raise DataFormatError(
                         f"{self.path}: times has shape {times.shape}, but field {name!r} "
                         f"holds {f.shape[1]} saved times"
+                    )
+        if self.mesh is not None:
+            n_dofs, element = self.mesh.space.n_dofs, self.mesh.element
+            for name, f in self.fields.items():
+                if f.spatial_shape != (n_dofs,):
+                    raise DataFormatError(
+                        f"{self.path}: field {name!r} has spatial shape {list(f.spatial_shape)}, "
+                        f"but the file's {element} mesh has {n_dofs} DOFs"
                     )
 
     @property

@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from opjax.data.fields import FieldFile
+from opjax.data.mesh_data import describe_mesh
 
 
 def _size(n_bytes: float) -> str:
@@ -30,7 +31,7 @@ def _short(value, limit: int = 60) -> str:
 
 def describe(file: FieldFile) -> str:
     """A text summary: format, size, fields (shape, time axis, channels), times, coordinates,
-    parameters, splits and constants. Reads metadata only."""
+    the mesh, parameters, splits and constants. Reads metadata only (and the mesh)."""
     lines = [
         f"file:     {file.path}",
         f"format:   {file.format}",
@@ -56,6 +57,8 @@ def describe(file: FieldFile) -> str:
         if points.ndim == 1 and len(points):
             label = f"{axis}:".ljust(10)
             lines.append(f"{label}{len(points)} points in [{points.min():g}, {points.max():g}]")
+    if file.mesh is not None:
+        lines += describe_mesh(file.mesh)
     for title, table in (("parameters", file.params), ("constants", file.constants)):
         if table:
             lines.append(f"{title}:")

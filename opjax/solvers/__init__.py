@@ -21,6 +21,7 @@ from opjax.solvers.etdrk import ETDRK, SemiLinearTerm, etdrk_weights
 from opjax.solvers.grid import PeriodicGrid
 from opjax.solvers.initial_conditions import (
     cosine_random_field,
+    cosine_random_field_at,
     gaussian_random_field,
     piecewise_constant_field,
     random_fourier_series,
@@ -50,6 +51,7 @@ __all__ = [
     "PeriodicGrid",
     "SemiLinearTerm",
     "cosine_random_field",
+    "cosine_random_field_at",
     "etdrk_weights",
     "gaussian_random_field",
     "phi_functions",

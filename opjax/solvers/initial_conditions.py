@@ -25,6 +25,9 @@ On the node grid of the unit cube ``[0, 1]^d`` boundary included, ``x_i = i / (N
 * :func:`cosine_random_field`: mean-zero Gaussian field with covariance
   ``sigma^2 (-Laplacian + tau^2)^(-alpha)``, Laplacian with zero Neumann boundary, as a
   cosine series (the FNO paper's Darcy input; threshold it for the permeability).
+* :func:`cosine_random_field_at`: the same series, truncated to a few modes per axis,
+  evaluated at arbitrary points of a box mapped onto the cube (the DOF points of a
+  finite-element mesh), scaled to a given standard deviation.
 * :func:`piecewise_constant_field`: constant on each block of an ``n_cells^d`` partition of
   the cube, block values uniform in ``[low, high]`` (the other common Darcy coefficient).
 """
@@ -163,6 +166,74 @@ def cosine_random_field(
         phase = (i[:, None] * i[None, :]) % (2 * (n - 1))  # [points, modes]
         cosines = jnp.cos((math.pi / (n - 1)) * jnp.asarray(phase, dtype))
         field = jnp.moveaxis(jnp.tensordot(cosines, field, axes=((1,), (a,))), 0, a)
+    return field
+
+
+def cosine_random_field_at(
+    key: jax.Array,
+    points: jax.Array | np.ndarray,
+    lower: Sequence[float],
+    upper: Sequence[float],
+    n_modes: int = 16,
+    alpha: float = 2.0,
+    tau: float = 3.0,
+    std: float = 1.0,
+    dtype=jnp.float32,
+) -> jax.Array:
+    """One sample ``[n_points]`` of the Neumann Gaussian random field of
+    :func:`cosine_random_field`, at ``points`` of the box ``[lower, upper]``.
+
+    The box is mapped onto the unit cube, ``y_a = (x_a - lower_a) / (upper_a - lower_a)``,
+    and the Karhunen-Loeve series is truncated to the modes ``k_a = 0 .. n_modes - 1``:
+
+        psi(x) = sum_{k != 0} s_k xi_k phi_k(y),    s_k = c (pi^2 |k|^2 + tau^2)^(-alpha/2),
+        phi_k(y) = prod_a c_{k_a} cos(pi k_a y_a),  c_0 = 1, c_{k>0} = sqrt(2),
+
+    ``xi_k ~ N(0, 1)`` independent, drawn exactly as :func:`cosine_random_field` draws them
+    for a grid of ``n_modes`` points per axis (so at that grid's nodes the two agree up to
+    the amplitude). The ``phi_k`` are orthonormal in ``L^2`` of the cube, so the pointwise
+    variance averaged over the box is ``sum_k s_k^2``; ``c`` makes it ``std^2``. The field
+    has zero mean over the box (not over a domain inside it), and zero normal derivative on
+    the box's faces. Its length scale is ``1 / tau`` of the box's side.
+
+    Args:
+        key: PRNG key.
+        points: ``[n_points, d]`` the points, inside the box.
+        lower, upper: ``[d]`` the box's corners (``upper_a > lower_a``).
+        n_modes: cosines per axis (``>= 2``).
+        alpha, tau: smoothness and inverse length scale (in units of the box).
+        std: the box-averaged pointwise standard deviation.
+        dtype: float dtype of the result.
+    """
+    points = jnp.asarray(points, dtype)
+    lower, upper = np.asarray(lower, np.float64), np.asarray(upper, np.float64)
+    if points.ndim != 2 or lower.shape != (points.shape[1],) or upper.shape != lower.shape:
+        raise ValueError(
+            "cosine_random_field_at: points must be [n_points, d] and lower, upper [d]; got "
+            f"{points.shape}, {lower.shape}, {upper.shape}"
+        )
+    if n_modes < 2 or np.any(upper <= lower):
+        raise ValueError(
+            f"cosine_random_field_at: needs n_modes >= 2 and upper > lower; got {n_modes}, "
+            f"lower {lower.tolist()}, upper {upper.tolist()}"
+        )
+    rank = points.shape[1]
+    wavenumbers = np.meshgrid(*[np.arange(n_modes)] * rank, indexing="ij")
+    spectrum = (math.pi**2 * sum(k**2 for k in wavenumbers) + tau**2) ** (-alpha / 2.0)
+    spectrum[(0,) * rank] = 0.0
+    spectrum *= std / np.sqrt(np.sum(spectrum**2))
+    normalisation = np.prod([np.where(k == 0, 1.0, math.sqrt(2.0)) for k in wavenumbers], 0)
+    amplitude = jnp.asarray(spectrum * normalisation, dtype)
+    field = amplitude * jax.random.normal(key, (n_modes,) * rank, dtype)
+    unit = (points - jnp.asarray(lower[None], dtype)) / jnp.asarray((upper - lower)[None], dtype)
+    k = jnp.arange(n_modes, dtype=dtype)
+    # Contract one axis of the coefficients at a time with that axis' cosines [n_points, m]:
+    # the first turns the mode axis into the point axis, the others sum along it per point.
+    cosines = jnp.cos(math.pi * unit[:, :1] * k[None, :])
+    field = jnp.tensordot(cosines, field, axes=((1,), (0,)))
+    for a in range(1, rank):
+        cosines = jnp.cos(math.pi * unit[:, a : a + 1] * k[None, :])
+        field = jnp.einsum("pk,pk...->p...", cosines, field)
     return field
 
 

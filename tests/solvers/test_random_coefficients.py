@@ -1,6 +1,7 @@
 """Random coefficient fields on the node grid of [0, 1]^d: the Neumann cosine random field
 (per-mode variances against the formula, zero normal derivative, zero mean) and the
-piecewise-constant field (block structure, value distribution)."""
+piecewise-constant field (block structure, value distribution); the cosine field at
+arbitrary points of a box (the grid series at the grid's nodes, its standard deviation)."""
 
 import math
 
@@ -11,7 +12,7 @@ import pytest
 from scipy.fft import idctn
 from scipy.stats import kstest
 
-from opjax.solvers import cosine_random_field, piecewise_constant_field
+from opjax.solvers import cosine_random_field, cosine_random_field_at, piecewise_constant_field
 
 
 def _dct1_coefficients(field):
@@ -130,3 +131,33 @@ def test_piecewise_constant_values_are_uniform_and_seeded():
     assert len(np.unique(fields[:, 0])) == len(keys)
     with pytest.raises(ValueError, match="n_cells"):
         piecewise_constant_field(keys[0], (8, 8), (2, 2, 2))
+
+
+def test_the_field_at_points_is_the_grid_series_at_the_grid_nodes():
+    """At the nodes of an ``n x n`` grid over its box, with ``n`` modes per axis, the series
+    at points is the grid's (same key, same draws), rescaled to unit box-averaged std."""
+    n, alpha, tau = 9, 2.0, 3.0
+    key = jax.random.PRNGKey(3)
+    with jax.enable_x64(True):
+        grid = cosine_random_field(key, (n, n), alpha, tau, 1.0, jnp.float64)
+        x = np.linspace(-1.0, 1.0, n)
+        points = np.stack([a.ravel() for a in np.meshgrid(x, x, indexing="ij")], axis=-1)
+        at = cosine_random_field_at(
+            key, points, [-1.0, -1.0], [1.0, 1.0], n, alpha, tau, 1.0, jnp.float64
+        )
+    k = np.arange(n)
+    variance = (np.pi**2 * (k[:, None] ** 2 + k[None, :] ** 2) + tau**2) ** (-alpha)
+    variance[0, 0] = 0.0
+    np.testing.assert_allclose(
+        np.asarray(at).reshape(n, n), np.asarray(grid) / np.sqrt(variance.sum()), atol=1e-13
+    )
+
+
+def test_the_field_at_points_has_the_standard_deviation_asked_for():
+    keys = jax.random.split(jax.random.PRNGKey(0), 512)
+    points = np.random.default_rng(0).uniform(0.0, 2.0, (64, 2))
+    fields = jax.jit(
+        jax.vmap(lambda k: cosine_random_field_at(k, points, [0.0, 0.0], [2.0, 2.0], std=3.0))
+    )(keys)
+    assert fields.shape == (512, 64)
+    assert 2.7 < float(jnp.std(fields)) < 3.3  # box-averaged; larger near the faces

@@ -7,6 +7,20 @@ One file holds one split (``train.h5``, ``test.h5``) of ``n`` samples::
     /coordinates/<axis>  float64 [n_points]     grid points along each axis, or
                                  [n, n_points]  when the domain varies per sample
     /times               float64 [n_times]      the saved times (trajectory datasets)
+    /mesh/points         float64 [n_points, 2]  the triangle mesh's vertices (finite-
+    /mesh/cells          int64   [n_cells, 3]   element datasets): vertex indices of
+                                                each triangle, counter-clockwise
+    /mesh/coarse/points, /mesh/coarse/cells      the mesh one uniform refinement coarser
+                                                (when there is one: SPON-MG's coarse level)
+
+A finite-element dataset (``poisson_mesh``, ``darcy_mesh``) stores each field as the DOF
+vectors of one Lagrange space, ``/fields/<name>`` ``[n, n_dofs]``, and has no
+``/coordinates``: ``/mesh`` carries the attributes ``element`` (``"P1"`` or ``"P2"``) and
+``domain`` (its name, e.g. ``"l_shape"``), and the space is
+``LagrangeSpace(Mesh(points, cells), degree)`` (:class:`opjax.fem.LagrangeSpace`), whose
+DOFs are numbered as scikit-fem numbers them: the vertices in order, then for P2 one DOF
+per edge, at its midpoint. The reader hands it back as ``FieldFile.mesh``
+(:class:`~opjax.data.mesh_data.DatasetMesh`; :func:`~opjax.data.mesh_data.dataset_space`).
 
 Root attributes: ``format = "opjax-h5"``, ``format_version``, ``problem``, ``split``,
 ``seed``, ``n_samples``, ``n_written`` (samples finished so far), ``complete`` (true only
@@ -28,7 +42,9 @@ import h5py
 from opjax.data.errors import DataFormatError
 from opjax.data.fields import ArrayField, FieldFile, parse_field_key, read_sample
 from opjax.data.formats.hdf5 import closed_on_failure, open_hdf5
+from opjax.data.mesh_data import DatasetMesh, element_degree
 from opjax.data.sample import Sample
+from opjax.fem import LagrangeSpace, Mesh
 
 FORMAT = "opjax-h5"
 FORMAT_VERSION = 1
@@ -78,8 +94,31 @@ def open_opjax_h5(path: str | os.PathLike) -> FieldFile:
             coordinates={k: v[()] for k, v in f.get("coordinates", {}).items()},
             params={k: v for k, v in f.get("params", {}).items()},
             attrs={k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()},
+            mesh=_read_mesh(f, path),
             close_handle=f.close,
         )
+
+
+def _read_mesh(f: h5py.File, path: str) -> DatasetMesh | None:
+    """The file's ``/mesh`` and its element, or None when it has none."""
+    if "mesh" not in f:
+        return None
+    group = f["mesh"]
+    try:
+        if not isinstance(group, h5py.Group):
+            raise ValueError("it is a dataset, not a group")
+        mesh = Mesh(group["points"][()], group["cells"][()])
+        degree = element_degree(str(group.attrs["element"]))
+        coarse = None
+        if "coarse" in group:
+            coarse_mesh = Mesh(group["coarse/points"][()], group["coarse/cells"][()])
+            coarse = LagrangeSpace(coarse_mesh, degree)
+    except (KeyError, ValueError) as err:
+        raise DataFormatError(
+            f"{path}: /mesh is not a triangle mesh (points, cells) with an element ({err})"
+        ) from None
+    domain = str(group.attrs.get("domain", ""))
+    return DatasetMesh(LagrangeSpace(mesh, degree), domain=domain, coarse=coarse)
 
 
 def read_opjax_h5(

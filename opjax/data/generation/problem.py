@@ -1,8 +1,10 @@
 """What a dataset recipe's ``problem`` builds: how to draw one sample, and the layout.
 
 A problem module (one per file in :mod:`opjax.data.generation.problems`) has ``DEFAULTS``,
-its parameters with their default values, and ``build(parameters) -> Problem``. The
-writer draws samples in chunks with ``jit(vmap(problem.sample))`` over per-sample keys.
+its parameters with their default values, optionally ``CHOICES``, the parameters restricted
+to a few values (``{name: (value, ...)}``, checked when a recipe is read), and
+``build(parameters) -> Problem``. The writer draws samples in chunks with
+``jit(vmap(problem.sample))`` over per-sample keys.
 
 The rest of this module is what the problem modules share: saved times, periodic grids,
 initial conditions, and trajectories solved by ETDRK4 with the layout they are stored in.
@@ -17,6 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from opjax.data.mesh_data import DatasetMesh
 from opjax.solvers import PeriodicGrid, gaussian_random_field
 from opjax.solvers.simulate import simulate
 from opjax.solvers.stepper import FieldRate, Stepper, advance
@@ -50,6 +53,8 @@ class Problem:
             (``params`` as for ``field_rate``), when its states are stored on the solver
             grid; None otherwise. With ``dt`` it makes the :meth:`stepper`.
         dt: the solver step the data were generated with.
+        mesh: for a problem on a triangle mesh, the finite-element space whose DOF vectors
+            its fields are (``[n_dofs]`` per sample; stored as ``/mesh``); None on a grid.
     """
 
     sample: Callable[..., dict[str, jax.Array]]
@@ -63,6 +68,7 @@ class Problem:
     rate_params: tuple[str, ...] = ()
     equation: Callable[[jax.Array | None], object] | None = None
     dt: float | None = None
+    mesh: DatasetMesh | None = None
 
     def stepper(
         self, substeps: int | None = None, proportion: float = 1.0, intervals: int = 1

@@ -58,7 +58,16 @@ SCHEMA = RecipeSchema(
 #: number a problem takes (grid points, times, steps, lengths, field scales) must be
 #: positive, and every number finite.
 MAY_BE_ZERO = frozenset(
-    {"viscosity", "drag", "burn_in", "domain_jitter", "amplitude", "warmup_steps"}
+    {
+        "viscosity",
+        "drag",
+        "burn_in",
+        "domain_jitter",
+        "amplitude",
+        "warmup_steps",
+        "refinements",
+        "boundary_std",
+    }
 )
 ANY_SIGN = frozenset(
     {"velocity", "forcing", "forcing_amplitude", "a1", "a2", "a3", "a4", "convection"}
@@ -72,12 +81,15 @@ def _parameter_range(name: str) -> Range:
 
 
 def _parameters(problem: str, base: dict, update: dict, where: str) -> dict:
-    """``base`` (problem parameters) updated by ``update``, with unknown keys and values
-    out of range named."""
+    """``base`` (problem parameters) updated by ``update``, with unknown keys, values out of
+    range and values not among the problem's ``CHOICES`` named."""
     merged = copy.deepcopy(base)
     ranges = {(name,): _parameter_range(name) for name in base}
+    choices = {
+        (name,): values for name, values in getattr(PROBLEMS[problem], "CHOICES", {}).items()
+    }
     try:
-        RecipeSchema(defaults=base, ranges=ranges).merge(merged, update)
+        RecipeSchema(defaults=base, ranges=ranges, choices=choices).merge(merged, update)
     except RecipeError as err:
         raise RecipeError(f"{where}: {err} (problem {problem!r})") from None
     return merged

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from opjax.data.errors import DataFormatError
 from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION
 from opjax.data.generation.problems import PROBLEMS
+from opjax.data.mesh_data import DatasetMesh
 from opjax.file_locks import exclusive
 from opjax.recipe_tables import dump_toml, tomllib
 from opjax.version import __version__
@@ -121,8 +122,22 @@ def _create(path: Path, recipe: dict, split: str, identity: str, problem, shapes
     for axis, points in problem.coordinates.items():
         f.require_group("coordinates").create_dataset(axis, data=np.asarray(points, np.float64))
     f.require_group("solver").attrs.update(problem.solver)
+    if problem.mesh is not None:
+        _write_mesh(f, problem.mesh)
     f.flush()
     return f
+
+
+def _write_mesh(f: h5py.File, mesh: DatasetMesh) -> None:
+    """``/mesh``: the triangles and element of a finite-element problem's fields."""
+    group = f.create_group("mesh")
+    group.create_dataset("points", data=mesh.mesh.points)
+    group.create_dataset("cells", data=mesh.mesh.cells)
+    group.attrs.update({"element": mesh.element, "domain": mesh.domain})
+    if mesh.coarse is not None:
+        coarse = group.create_group("coarse")
+        coarse.create_dataset("points", data=mesh.coarse.mesh.points)
+        coarse.create_dataset("cells", data=mesh.coarse.mesh.cells)
 
 
 def _open_partial(path: Path, identity: str) -> tuple[h5py.File | None, int]:

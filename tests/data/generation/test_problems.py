@@ -16,6 +16,8 @@ TINY = {
     "burgers_source1d": {"points": 32, "n_times": 5, "spin_up_time": 0.7},
     "diffusion2d_dirichlet": {"points": 8, "n_times": 4},
     "darcy2d": {"solver_points": 33, "points": 17},
+    "darcy_mesh": {"refinements": 1, "boundary_std": 1.0},
+    "poisson_mesh": {"refinements": 1, "degree": 2},
     "ks1d": {"points": 64, "n_times": 6},
     "ns2d_kolmogorov": {"solver_points": 32, "points": 16, "burn_in": 0.5, "n_times": 3},
 }
@@ -44,7 +46,11 @@ def test_shapes_and_finiteness(name):
         group, field = key.split("/")
         if group == "fields":
             time_axis = (len(problem.times),) if field in problem.time_dependent else ()
-            grid = tuple(len(c) for c in problem.coordinates.values()) or (TINY[name]["points"],)
+            if problem.mesh is not None:  # DOF vectors of a finite-element space
+                grid = (problem.mesh.space.n_dofs,)
+            else:
+                grid = tuple(len(c) for c in problem.coordinates.values())
+                grid = grid or (TINY[name]["points"],)
             assert values.shape == (2, *time_axis, *grid), key
             assert np.std(values) > 0, key
 

@@ -7,9 +7,11 @@ from opjax.data.generation.problems import (
     burgers1d,
     burgers_source1d,
     darcy2d,
+    darcy_mesh,
     diffusion2d_dirichlet,
     ks1d,
     ns2d_kolmogorov,
+    poisson_mesh,
 )
 
 PROBLEMS = {
@@ -20,8 +22,10 @@ PROBLEMS = {
     "burgers_source1d": burgers_source1d,
     "diffusion2d_dirichlet": diffusion2d_dirichlet,
     "darcy2d": darcy2d,
+    "darcy_mesh": darcy_mesh,
     "ks1d": ks1d,
     "ns2d_kolmogorov": ns2d_kolmogorov,
+    "poisson_mesh": poisson_mesh,
 }
 
 __all__ = ["PROBLEMS"]
