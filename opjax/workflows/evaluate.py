@@ -7,7 +7,9 @@ correlations and spectra of N-step rollouts. It writes ``report/metrics.json``,
 ``report/metrics.md``, ``report/warnings.json`` (e.g. that training diverged,
 :mod:`opjax.evaluation.divergence`) and PNG plots under ``report/``. A reduced-order run
 (``phirom``) is evaluated on whole trajectories instead: the relative L2 per saved time,
-inside the training horizon and beyond it (:mod:`opjax.evaluation.trajectory_evaluation`).
+inside the training horizon and beyond it (:mod:`opjax.evaluation.trajectory_evaluation`);
+a mesh model (SPON) in the finite-element L2 and H1 norms with its boundary error, on each
+test file's own mesh, its predictions drawn on the mesh.
 """
 
 from __future__ import annotations
@@ -22,16 +24,20 @@ from opjax.data.formats import detect_format, open_dataset
 from opjax.data.splits import read_split
 from opjax.evaluation.divergence import divergence_warning
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.evaluation.mesh_evaluation import make_mesh_error_fn
+from opjax.evaluation.mesh_plots import plot_mesh_prediction
 from opjax.evaluation.plots import plot_samples
 from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
 from opjax.evaluation.trajectory_evaluation import evaluate_trajectories, plot_trajectories
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
+from opjax.models.on_mesh import OnMesh, mesh_levels
 from opjax.models.phirom import PhiROM
 from opjax.runs.directory import CONFIG, REPORT, atomic_write, read_metrics
 from opjax.runs.loaded_run import load
 from opjax.sharding import batch_sharding, data_mesh
 from opjax.training.recipe import load_recipe, selection_key
+from opjax.workflows.mesh_runs import file_mesh
 
 log = logging.getLogger("opjax.evaluate")
 
@@ -80,6 +86,12 @@ def evaluate_run(
             for name, path in files.items()
         }
         return _write_report(run_dir, config, results)
+    if isinstance(run.model, OnMesh):
+        results = {
+            name: _mesh_results(run, data_cfg, name, path, n_samples, batch_size, report_dir)
+            for name, path in files.items()
+        }
+        return _write_report(run_dir, config, results)
     error_fn = make_error_fn(
         run.model,
         run.normalizer,
@@ -125,6 +137,30 @@ def evaluate_run(
                 )
             plot_rollout(outcome, report_dir, name)
     return _write_report(run_dir, config, results)
+
+
+def _mesh_results(run, data_cfg, name, path, n_samples, batch_size, report_dir) -> dict:
+    """A mesh model's finite-element errors on one test file, on the file's own mesh (mesh
+    transfer when it is not the training mesh), and its first prediction drawn on the mesh."""
+    mesh = file_mesh(data_cfg, path)
+    coarse = mesh.coarse if mesh_levels(run.model.network) == 2 else None
+    bound = run.on(mesh.space, coarse)
+    sample = read_split(data_cfg, path, n_samples or 0, data_cfg["test_split"])
+    error_fn = make_mesh_error_fn(bound.model, run.normalizer, mesh.space)
+    errors, preds = per_sample_errors(error_fn, run.params, sample, batch_size, None, 1)
+    plot_mesh_prediction(
+        os.path.join(report_dir, f"samples_{name}.png"),
+        mesh.space,
+        preds[0, :, 0],
+        sample["y"][0, :, 0],
+        title=f"{name}: {mesh.domain} {mesh.element}, {mesh.space.n_dofs} DOFs",
+    )
+    return {
+        **summarize(errors),
+        "n": len(sample["x"]),
+        "resolution": [mesh.space.n_dofs],
+        "file": os.path.abspath(path),
+    }
 
 
 def _trajectory_results(

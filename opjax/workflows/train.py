@@ -7,6 +7,9 @@ with :func:`opjax.training.loop.fit`, evaluating on each test set. ``train(recip
 resume=True)`` continues from the latest complete checkpoint and ends exactly where the
 uninterrupted run would (see :mod:`opjax.training.loop`).
 
+A mesh model (SPON, SPON-MG) is bound to the training file's mesh and evaluated in the
+finite-element norms on each test file's own mesh (:mod:`opjax.workflows.mesh_runs`).
+
 With ``train.ema_decay = d > 0`` the run keeps an exponential moving average of the
 weights (:mod:`opjax.training.step`); it is what evaluation, the ``best`` selection,
 :class:`TrainResult` and ``opjax.load`` use (the model card's ``weights`` says so).
@@ -27,6 +30,7 @@ from opjax.data.sample import CONDITIONING_KEYWORDS
 from opjax.data.splits import Splits, generate_data, load_splits
 from opjax.evaluation.divergence import divergence_warning, summary_value
 from opjax.evaluation.evaluate import make_error_fn, per_sample_errors, summarize
+from opjax.models.on_mesh import mesh_levels
 from opjax.models.registry import build_model, hparam_names, model_hparams
 from opjax.recipe_tables import RecipeError, dump_toml
 from opjax.runs.checkpoints import RunCheckpoints
@@ -47,6 +51,7 @@ from opjax.runs.model_card import (
     read_model_card,
     write_model_card,
 )
+from opjax.runs.run_mesh import write_run_mesh
 from opjax.runs.solver_spec import CorrectionSpec
 from opjax.sharding import batch_sharding, check_batch_size, data_mesh, replicated
 from opjax.training.finetune import finetune_hparams, merge_pretrained
@@ -57,6 +62,7 @@ from opjax.training.recipe import check_recipe, selection_key
 from opjax.training.state import init_train_state, init_variables, variable_shapes
 from opjax.training.step import evaluated_weights, make_train_step
 from opjax.version import __version__
+from opjax.workflows.mesh_runs import check_mesh_recipe, mesh_evaluator, training_mesh
 from opjax.workflows.pretrained import load_pretrained
 from opjax.workflows.reduced_order import (
     REDUCED_ORDER_OBJECTIVES,
@@ -144,6 +150,10 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
     network, pretrained, replace = _model(recipe, splits, trajectories)
     correction = correction_spec(recipe, rolled.solver) if rolled else None
     model = network if correction is None else correction.model(network)
+    run_mesh = mesh_spec = None
+    if mesh_levels(network):
+        check_mesh_recipe(recipe, network)
+        model, run_mesh, mesh_spec = training_mesh(recipe, network)
     if rolled is not None:
         training_data = rolled.training
     elif trajectories is not None:
@@ -178,11 +188,16 @@ def _train_in(run_path: Path, recipe: dict, mesh, *, resume: bool, progress: boo
 
     # The recipe, data, model, objective and weights fit together: write the run directory.
     atomic_write(run_path / CONFIG, dump_toml(recipe))
-    write_model_card(run_path, _model_card(recipe, network, normalizers, splits, correction))
+    if run_mesh is not None:
+        write_run_mesh(run_path, run_mesh)
+    card = _model_card(recipe, network, normalizers, splits, correction)
+    write_model_card(run_path, dataclasses.replace(card, mesh=mesh_spec))
 
     state = init_train_state(variables, optimizer, mesh, ema=bool(tcfg["ema_decay"]))
     settings = _loop_settings(recipe, schedule)
-    if trajectories is None:
+    if run_mesh is not None:
+        evaluate = mesh_evaluator(network, normalizers, recipe, splits, batch_sharding(mesh))
+    elif trajectories is None:
         evaluate = _evaluator(model, normalizers, recipe, splits, mesh)
     else:
         evaluate = reduced_order_evaluator(model, recipe, splits, trajectories)
