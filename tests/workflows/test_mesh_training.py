@@ -9,10 +9,13 @@ from opjax.data.formats import open_dataset
 from opjax.data.generation import generate, load_dataset_recipe
 from opjax.data.splits import generate_data
 from opjax.fem import LagrangeSpace
+from opjax.models import build_model
+from opjax.models.on_mesh import mesh_levels
 from opjax.runs.directory import read_metrics
 from opjax.training import RecipeError, load_recipe
 from opjax.workflows import train
 from opjax.workflows.evaluate import evaluate_run
+from tests.conftest import REPO
 
 DATASET = """problem = "poisson_mesh"
 output = "{output}"
@@ -104,3 +107,11 @@ def test_bad_mesh_recipes_are_named(datasets, tmp_path):
         train(_recipe(datasets, tmp_path, "spon", "data.normalize_y=true"))
     with pytest.raises(RecipeError, match="train.loss = 'l2' or 'mse'"):
         train(_recipe(datasets, tmp_path, "spon", "train.loss='h1'"))
+
+
+@pytest.mark.parametrize("name", ["spon_poisson_lshape", "spon_mg_poisson_lshape"])
+def test_the_committed_recipes_build_their_models(name):
+    recipe = load_recipe(REPO / "train" / f"{name}.toml")
+    model = build_model(recipe["model"]["name"], {**recipe["model"]["hparams"], "in_channels": 2})
+    assert mesh_levels(model) == (2 if name.startswith("spon_mg") else 1)
+    assert recipe["data"]["generate"].endswith("poisson_lshape.toml")
