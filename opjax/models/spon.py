@@ -46,30 +46,26 @@ from opjax.models.layers.message_passing import MLP, InteractionBlock, edge_feat
 from opjax.models.registry import register
 
 
-def check_mesh_input(model: str, x: jax.Array, graph: MeshGraph, in_channels: int) -> None:
-    """Raise a ValueError naming ``model`` unless ``x`` is ``[batch, n_nodes, in_channels]``."""
-    expected = f"[batch, {graph.n_nodes}, {in_channels}]"
-    if x.ndim != 3 or x.shape[1:] != (graph.n_nodes, in_channels):
+def check_mesh_inputs(model: nn.Module, name: str, x: jax.Array, graph: MeshGraph) -> None:
+    """Raise a ValueError naming the model ``name`` unless ``x`` is ``[batch, n_nodes,
+    in_channels]`` and its ``dirichlet_channels`` are one input channel per output (or none)."""
+    expected = f"[batch, {graph.n_nodes}, {model.in_channels}]"
+    if x.ndim != 3 or x.shape[1:] != (graph.n_nodes, model.in_channels):
         raise ValueError(
-            f"{model} expects DOFs {expected} (the mesh's {graph.n_nodes} DOFs, "
-            f"in_channels={in_channels}); got shape {x.shape}"
+            f"{name} expects DOFs {expected} (the mesh's {graph.n_nodes} DOFs, "
+            f"in_channels={model.in_channels}); got shape {x.shape}"
         )
-
-
-def check_dirichlet_channels(
-    model: str, dirichlet_channels: Sequence[int], in_channels: int, out_channels: int
-) -> None:
-    """Raise a ValueError unless there is one valid input channel per output, or none."""
-    channels = tuple(dirichlet_channels)
-    if channels and len(channels) != out_channels:
+    channels = tuple(model.dirichlet_channels)
+    if channels and len(channels) != model.out_channels:
         raise ValueError(
-            f"{model}: dirichlet_channels={list(channels)} needs one input channel per "
-            f"output channel ({out_channels}), or none for zero Dirichlet data"
+            f"{name}: dirichlet_channels={list(channels)} needs one input channel per "
+            f"output channel ({model.out_channels}), or none for zero Dirichlet data"
         )
-    bad = [c for c in channels if not 0 <= c < in_channels]
+    bad = [c for c in channels if not 0 <= c < model.in_channels]
     if bad:
         raise ValueError(
-            f"{model}: dirichlet_channels {bad} are not input channels (in_channels={in_channels})"
+            f"{name}: dirichlet_channels {bad} are not input channels (in_channels="
+            f"{model.in_channels})"
         )
 
 
@@ -89,6 +85,16 @@ def impose_dirichlet(
     channels = tuple(dirichlet_channels)
     lift = x[..., channels] if channels else jnp.zeros_like(interior)
     return jnp.where(graph.boundary_mask[None, :, None], lift.astype(interior.dtype), interior)
+
+
+def decoded(model: nn.Module, x: jax.Array, nodes: jax.Array, graph: MeshGraph) -> jax.Array:
+    """The decoder MLP on ``nodes [b, n, width]`` (a submodule ``decoder`` of ``model``,
+    called inside its ``__call__``) with the Dirichlet data of ``x`` imposed:
+    ``[b, n, out_channels]``."""
+    interior = MLP(
+        model.out_channels, model.width, model.mlp_depth, layer_norm=False, name="decoder"
+    )(nodes)
+    return impose_dirichlet(x, interior, graph, model.dirichlet_channels)
 
 
 class GraphEncoder(nn.Module):
@@ -163,18 +169,12 @@ class SPON(nn.Module):
         graph: MeshGraph,
     ) -> jax.Array:
         del t, train
-        check_mesh_input("SPON", x, graph, self.in_channels)
-        check_dirichlet_channels(
-            "SPON", self.dirichlet_channels, self.in_channels, self.out_channels
-        )
+        check_mesh_inputs(self, "SPON", x, graph)
         nodes, edges = GraphEncoder(self.width, self.mlp_depth, name="encoder")(x, graph)
         nodes, _ = Processor(
             self.width, self.n_layers, self.mlp_depth, self.aggregation, name="processor"
         )(graph, nodes, edges)
-        interior = MLP(
-            self.out_channels, self.width, self.mlp_depth, layer_norm=False, name="decoder"
-        )(nodes)
-        return impose_dirichlet(x, interior, graph, self.dirichlet_channels)
+        return decoded(self, x, nodes, graph)
 
 
 @register("spon_mg")
@@ -219,10 +219,7 @@ class SPONMG(nn.Module):
     ) -> jax.Array:
         del t, train
         fine, coarse = graph.fine, graph.coarse
-        check_mesh_input("SPON-MG", x, fine, self.in_channels)
-        check_dirichlet_channels(
-            "SPON-MG", self.dirichlet_channels, self.in_channels, self.out_channels
-        )
+        check_mesh_inputs(self, "SPON-MG", x, fine)
         nodes, edges = GraphEncoder(self.width, self.mlp_depth, name="encoder")(x, fine)
         nodes, edges = Processor(
             self.width, self.n_fine_layers, self.mlp_depth, self.aggregation, name="pre"
@@ -243,7 +240,4 @@ class SPONMG(nn.Module):
         nodes, _ = Processor(
             self.width, self.n_fine_layers, self.mlp_depth, self.aggregation, name="post"
         )(fine, nodes, edges)
-        interior = MLP(
-            self.out_channels, self.width, self.mlp_depth, layer_norm=False, name="decoder"
-        )(nodes)
-        return impose_dirichlet(x, interior, fine, self.dirichlet_channels)
+        return decoded(self, x, nodes, fine)

@@ -31,13 +31,13 @@ from opjax.evaluation.report import markdown_table, plot_rollout
 from opjax.evaluation.rollout_evaluation import evaluate_rollout
 from opjax.evaluation.trajectory_evaluation import evaluate_trajectories, plot_trajectories
 from opjax.metrics.benchmark import BENCHMARK_FORMATS, benchmark_metrics
-from opjax.models.on_mesh import OnMesh, mesh_levels
+from opjax.models.on_mesh import OnMesh
 from opjax.models.phirom import PhiROM
 from opjax.runs.directory import CONFIG, REPORT, atomic_write, read_metrics
 from opjax.runs.loaded_run import load
 from opjax.sharding import batch_sharding, data_mesh
 from opjax.training.recipe import load_recipe, selection_key
-from opjax.workflows.mesh_runs import file_mesh
+from opjax.workflows.mesh_runs import file_mesh, model_spaces
 
 log = logging.getLogger("opjax.evaluate")
 
@@ -143,8 +143,7 @@ def _mesh_results(run, data_cfg, name, path, n_samples, batch_size, report_dir) 
     """A mesh model's finite-element errors on one test file, on the file's own mesh (mesh
     transfer when it is not the training mesh), and its first prediction drawn on the mesh."""
     mesh = file_mesh(data_cfg, path)
-    coarse = mesh.coarse if mesh_levels(run.model.network) == 2 else None
-    bound = run.on(mesh.space, coarse)
+    bound = run.on(*model_spaces(run.model.network, mesh, path))
     sample = read_split(data_cfg, path, n_samples or 0, data_cfg["test_split"])
     error_fn = make_mesh_error_fn(bound.model, run.normalizer, mesh.space)
     errors, preds = per_sample_errors(error_fn, run.params, sample, batch_size, None, 1)

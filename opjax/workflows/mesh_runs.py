@@ -60,29 +60,30 @@ def file_mesh(data_cfg: dict, path: str) -> DatasetMesh:
     return mesh
 
 
-def bound_model(network: nn.Module, mesh: DatasetMesh, path: str) -> OnMesh:
-    """``network`` on ``mesh`` (and its coarse level for SPON-MG).
+def model_spaces(network: nn.Module, mesh: DatasetMesh, path: str) -> RunMesh:
+    """The spaces ``network`` runs on in ``mesh``: its space and, for SPON-MG, its coarse
+    level.
 
     Raises:
         RecipeError: SPON-MG on a mesh without a coarse level.
     """
-    if mesh_levels(network) == 2 and mesh.coarse is None:
+    if mesh_levels(network) < 2:
+        return RunMesh(mesh.space, None)
+    if mesh.coarse is None:
         raise RecipeError(
             f"{path}: SPON-MG needs the coarse level of the mesh (/mesh/coarse); the file "
             "has none (generate with refinements >= 1)"
         )
-    coarse = mesh.coarse if mesh_levels(network) == 2 else None
-    return on_mesh(network, mesh.space, coarse)
+    return RunMesh(mesh.space, mesh.coarse)
 
 
 def training_mesh(recipe: dict, network: nn.Module) -> tuple[OnMesh, RunMesh, MeshSpec]:
     """The model bound to the training file's mesh, the run's mesh and its card entry."""
     path = recipe["data"]["train"]
     mesh = file_mesh(recipe["data"], path)
-    model = bound_model(network, mesh, path)
-    coarse = mesh.coarse if mesh_levels(network) == 2 else None
+    spaces = model_spaces(network, mesh, path)
     spec = MeshSpec(mesh.space.degree, mesh.space.n_dofs, mesh_levels(network))
-    return model, RunMesh(mesh.space, coarse), spec
+    return on_mesh(network, *spaces), spaces, spec
 
 
 def mesh_evaluator(
@@ -93,7 +94,7 @@ def mesh_evaluator(
     error_fns = {}
     for name, path in data["test"].items():
         mesh = file_mesh(data, path)
-        model = bound_model(network, mesh, path)
+        model = on_mesh(network, *model_spaces(network, mesh, path))
         error_fns[name] = make_mesh_error_fn(model, normalizers, mesh.space)
     batch_size = recipe["train"]["eval_batch_size"]
 
