@@ -17,6 +17,7 @@ from opjax.fem.darcy import (
 from opjax.fem.dof_graph import DofGraph, dof_graph
 from opjax.fem.domains import disk, l_shape, square_with_hole, unit_square
 from opjax.fem.encoding import ENCODINGS, encode, fe_function
+from opjax.fem.lattice import DofLattice
 from opjax.fem.mesh import Mesh, MeshFileError, compact, read_mesh
 from opjax.fem.point_evaluation import (
     PointOutsideMeshError,
@@ -34,6 +35,7 @@ from opjax.fem.transfer import (
 __all__ = [
     "ENCODINGS",
     "DofGraph",
+    "DofLattice",
     "LagrangeSpace",
     "Mesh",
     "MeshFileError",
