@@ -18,7 +18,7 @@ from opjax.models.layers.mesh_graph import (
     multigrid_graph,
     sparse_operator,
 )
-from opjax.models.layers.message_passing import aggregate
+from opjax.models.layers.message_passing import MLP, EdgeMLP, aggregate
 from opjax.models.on_mesh import on_mesh
 
 SPON = {"in_channels": 2, "width": 8, "n_layers": 2, "dirichlet_channels": [1]}
@@ -79,6 +79,28 @@ def test_aggregation_is_the_adjacency_matrix_product():
     )
     with pytest.raises(ValueError, match="unknown aggregation 'max'"):
         aggregate(graph, edges, "max")
+
+
+@pytest.mark.parametrize("depth", [1, 2, 3])
+def test_edge_mlp_is_the_mlp_on_the_concatenation(depth):
+    space = LagrangeSpace(l_shape(1), 2)
+    graph = mesh_graph(space)
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    nodes = jax.random.normal(keys[0], (2, space.n_dofs, 5))
+    edges = jax.random.normal(keys[1], (2, len(graph.senders), 4))
+    edge_mlp, mlp = EdgeMLP(6, 7, depth), MLP(6, 7, depth)
+    params = edge_mlp.init(keys[2], graph, nodes, edges)
+    concatenated = jnp.concatenate(
+        [edges, nodes[:, graph.receivers], nodes[:, graph.senders]], axis=-1
+    )
+    reference_shapes = jax.tree.map(jnp.shape, mlp.init(keys[2], concatenated))
+    assert jax.tree.map(jnp.shape, params) == reference_shapes
+    np.testing.assert_allclose(
+        edge_mlp.apply(params, graph, nodes, edges),
+        mlp.apply(params, concatenated),
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def test_sparse_operator_is_the_matrix_product():
