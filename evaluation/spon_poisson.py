@@ -232,7 +232,8 @@ def markdown(results: dict) -> str:
         "Errors: mean relative L2 and H1 over the test set in the P2 space's norms;",
         "boundary: the largest |u_i - g_i| over the boundary DOFs of every test sample;",
         "train s: training with its evaluations. The refined mesh has 4x the DOFs and was",
-        f"never seen in training. Paper anchor: FNO at {PAPER_FNO_L2:.2%} on its 2D Poisson problem.",
+        "never seen in training. Paper anchor: FNO at "
+        f"{PAPER_FNO_L2:.2%} on its 2D Poisson problem.",
         "",
     ]
     for case in CASES:
