@@ -64,6 +64,7 @@ from opjax.workflows.train import train
 MODELS = ("spon", "spon_mg", "fno")
 LABELS = {"spon": "SPON", "spon_mg": "SPON-MG", "fno": "FNO (lattice)"}
 TESTS = ("mesh", "refined")
+TEST_LABELS = {"mesh": "training mesh", "refined": "refined mesh"}
 TRAIN_SECONDS = "train_seconds.txt"  # written into a run directory once it is finished
 PAPER_FNO_L2 = 0.0171  # Bouziani & Boulle 2024, FNO on their 2D Poisson problem
 
@@ -219,7 +220,8 @@ def evaluate_case(case: Case, runs: Path, out: Path, epochs: int) -> dict:
                 mesh.space,
                 pred[0, :, 0],
                 y[0, :, 0],
-                title=f"{LABELS[model]}, {case.title}, {test} mesh ({mesh.space.n_dofs} DOFs)",
+                title=f"{LABELS[model]}, {case.title}, {TEST_LABELS[test]} "
+                f"({mesh.space.n_dofs} DOFs)",
             )
     return results
 
@@ -252,7 +254,7 @@ def markdown(results: dict) -> str:
                 lines.append(
                     f"| {LABELS[model]} | {row['parameters']:,} | {row['epochs']} | "
                     f"{row['train_seconds']:.0f} | "
-                    f"{test} ({r['n_dofs']:,} DOFs) | {r['l2']:.2%} | {r['h1']:.2%} | "
+                    f"{TEST_LABELS[test]} ({r['n_dofs']:,} DOFs) | {r['l2']:.2%} | {r['h1']:.2%} | "
                     f"{r['boundary']:.2e} |"
                 )
         lines.append("")
