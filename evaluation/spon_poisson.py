@@ -46,8 +46,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from opjax.data.fields import read_sample
 from opjax.data.formats import open_dataset
-from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION
+from opjax.data.formats.opjax_h5 import FORMAT, FORMAT_VERSION, read_opjax_h5
 from opjax.data.generation import generate
 from opjax.data.generation.recipe import load_dataset_recipe
 from opjax.data.mesh_data import DatasetMesh
@@ -103,6 +104,14 @@ def read_fields(path: str, names: tuple[str, ...]) -> tuple[DatasetMesh, dict[st
     with open_dataset(path, "opjax_h5") as file:
         fields = {name: np.asarray(file.field(name).source[()]) for name in names}
         return file.mesh, fields
+
+
+def read_test_set(path: str) -> tuple[DatasetMesh, np.ndarray, np.ndarray]:
+    """A finite-element Poisson file's mesh, inputs ``x [n, n_dofs, 2]`` (``f``, ``g``) and
+    targets ``y [n, n_dofs, 1]`` (``u``)."""
+    with open_dataset(path, "opjax_h5") as file:
+        sample = read_sample(file, "f,g", "u")
+        return file.mesh, np.asarray(sample["x"]), np.asarray(sample["y"])
 
 
 def write_lattice_file(source: str, target: Path) -> None:
@@ -184,6 +193,7 @@ def evaluate_case(case: Case, runs: Path, out: Path, epochs: int) -> dict:
         if not lattice_files[name].exists():
             write_lattice_file(source, lattice_files[name])
 
+    test_sets = {test: read_test_set(path) for test, path in tests.items()}
     results = {}
     for model in MODELS:
         run_dir = runs / f"{model}_{case.key}"
@@ -200,20 +210,14 @@ def evaluate_case(case: Case, runs: Path, out: Path, epochs: int) -> dict:
         seconds = float((run_dir / TRAIN_SECONDS).read_text())
         epochs_run = load_recipe(str(run_dir / CONFIG))["train"]["epochs"]
         results[model] = {"parameters": n_params, "epochs": epochs_run, "train_seconds": seconds}
-        for test, path in tests.items():
-            mesh, fields = read_fields(path, ("f", "g", "u"))
-            x = np.stack([fields["f"], fields["g"]], axis=-1)
-            y = fields["u"][..., None]
+        for test, (mesh, x, y) in test_sets.items():
             if model == "fno":
-                lattice = DofLattice.of(mesh.space)
-                mask = np.broadcast_to(lattice.mask, (len(x), *lattice.mask.shape))
-                grid_x = [lattice.raster(fields[k]) for k in ("f", "g")] + [mask]
-                grid_x = np.stack(grid_x, axis=-1).astype(np.float32)
-                pred = lattice.dofs(batched_predict(run, grid_x)[..., 0])[..., None]
+                grid = read_opjax_h5(lattice_files[test], x_key="f,g,mask", y_key="u")["x"]
+                pred = DofLattice.of(mesh.space).dofs(batched_predict(run, grid)[..., 0])[..., None]
             else:
-                spaces = model_spaces(run.model.network, mesh, path)
+                spaces = model_spaces(run.model.network, mesh, tests[test])
                 bound = run if test == "mesh" else run.on(*spaces)
-                pred = batched_predict(bound, x.astype(np.float32))
+                pred = batched_predict(bound, x)
             results[model][test] = scored(mesh.space, pred, y) | {"n_dofs": mesh.space.n_dofs}
             plot_mesh_prediction(
                 str(out / f"{case.key}_{model}_{test}.png"),

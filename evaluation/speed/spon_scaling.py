@@ -32,19 +32,20 @@ from opjax.evaluation.machine import cpu_name
 from opjax.fem import LagrangeSpace, l_shape
 from opjax.models import build_model
 from opjax.models.layers.mesh_graph import mesh_graph, multigrid_graph
+from opjax.training.recipe import load_recipe
 
 IN_CHANNELS, DEGREE = 2, 2
-MODELS = {
-    "spon": {"in_channels": 2, "width": 32, "n_layers": 6, "dirichlet_channels": [1]},
-    "spon_mg": {
-        "in_channels": 2,
-        "width": 32,
-        "coarse_width": 64,
-        "n_fine_layers": 2,
-        "n_coarse_layers": 6,
-        "dirichlet_channels": [1],
-    },
-}
+RECIPES = Path(__file__).resolve().parents[2] / "train"
+
+
+def recipe_hparams(name: str) -> dict:
+    """The hyperparameters of ``train/{name}_poisson_lshape.toml``, with its two input
+    channels (``x_key = "f,g"``)."""
+    recipe = load_recipe(str(RECIPES / f"{name}_poisson_lshape.toml"))
+    return {**recipe["model"]["hparams"], "in_channels": IN_CHANNELS}
+
+
+MODELS = {name: recipe_hparams(name) for name in ("spon", "spon_mg")}
 
 
 def step_time(name: str, level: int, batch: int, repeats: int) -> tuple[int, int, float]:
